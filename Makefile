@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# delafs: out-of-tree Rust kernel module, its selftests and its QEMU lab.
+#
+#   make check          set up the host, build the kernel, the module and the
+#                       tests, run every test (host and guest); what CI runs
+#   make demo           the race demo in the i440FX guest
+#   make                build delafs.ko (against the lab kernel, or KDIR=...)
+#   make KDIR=/path     build delafs.ko against your own Rust-enabled tree
+#   make CLIPPY=1       build with clippy (warnings are errors in `make check`)
+#   make fmt            rustfmt the module sources
+#   make check-debug    `make check` on the lockdep/DEBUG_VM kernel flavour
+#   make setup | kernel | selftests | clean
+#
+# Variables: KDIR (kernel tree), FLAVOUR=default|debug (lab kernel flavour),
+# DELAFS_CACHE (where kernels are cached; default ~/.cache/delafs).
+
+FLAVOUR ?= default
+export FLAVOUR
+BUILD := $(CURDIR)/build
+
+ifeq ($(KDIR),)
+# The lab kernel: built once and cached by scripts/kernel.sh.
+KDIR_CMD = $$($(CURDIR)/scripts/kernel.sh)
+else
+KDIR_CMD = $(KDIR)
+endif
+
+.PHONY: all modules setup kernel selftests check check-debug demo fmt fmtcheck clean
+
+all: modules
+
+modules:
+	@kdir=$(KDIR_CMD) && $(MAKE) -C "$$kdir" M=$(CURDIR) $(if $(CLIPPY),CLIPPY=$(CLIPPY)) modules
+
+setup:
+	@$(CURDIR)/scripts/setup.sh
+
+kernel:
+	@$(CURDIR)/scripts/kernel.sh
+
+selftests: modules
+	@kdir=$(KDIR_CMD) && $(CURDIR)/scripts/build-selftests.sh "$$kdir" $(BUILD)/kselftest
+
+check:
+	@$(CURDIR)/scripts/check.sh
+
+check-debug:
+	@FLAVOUR=debug $(CURDIR)/scripts/check.sh
+
+demo:
+	@$(CURDIR)/scripts/demo.sh
+
+fmt:
+	rustfmt --edition 2021 rust/delafs.rs
+
+fmtcheck:
+	rustfmt --check --edition 2021 rust/delafs.rs
+
+clean:
+	rm -rf $(BUILD) delafs.ko *.o *.mod *.mod.c .*.cmd Module.symvers modules.order \
+		rust/*.o rust/.*.cmd rust/*.d rust/vfs/*.o

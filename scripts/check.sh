@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The project's test command (`make check`, what .ci/run calls): set up the
+# host, build the kernel (cached), the module and the tests, then run host
+# tests and the kselftests in the i440FX guest. The last thing printed is
+# prove's verdict over every TAP stream the run produced.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+flavour=${FLAVOUR:-default}
+results=$top/build/results/check-$flavour
+tap=$results/tap
+rm -rf "$results"
+mkdir -p "$tap"
+
+t_start=$SECONDS
+t_last=$SECONDS
+timings=()
+stage() {
+	local now=$SECONDS
+	[[ -z ${stage_name:-} ]] || timings+=("$(printf '%-22s %5d s' "$stage_name" $((now - t_last)))")
+	t_last=$now
+	stage_name=$1
+	[[ -z $1 ]] || printf '\n=== %s\n' "$1"
+}
+
+stage "set-up"
+scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+stage "kernel ($flavour)"
+kdir=$(FLAVOUR=$flavour scripts/kernel.sh)
+
+stage "module (clippy)"
+# clippy and rustc share one build: any warning fails the check.
+make -s -C "$kdir" M="$top" clean >/dev/null
+make -C "$kdir" M="$top" CLIPPY=1 modules 2>&1 | tee "$results/module-build.log"
+if grep -E '(warning|error)(\[|:)' "$results/module-build.log" >/dev/null; then
+	echo "check: the module build printed warnings (see above)" >&2
+	exit 1
+fi
+rustfmt --check --edition 2021 rust/delafs.rs || { echo "check: run 'make fmt'" >&2; exit 1; }
+
+stage "selftests build"
+scripts/build-selftests.sh "$kdir" "$top/build/kselftest"
+
+stage "host tests"
+if [[ -f Cargo.toml ]]; then
+	cargo test --quiet 2>&1 | tee "$results/cargo-test.log"
+fi
+
+stage "guest kselftests"
+qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$results/guest" --timeout 1200 \
+	-- "$top/build/kselftest/run_kselftest.sh" | tee "$tap/kselftests.tap" || true
+scripts/scan-kernel-log "$results/guest/console.log" >"$tap/guest-kernel-log.tap" || true
+
+stage ""
+printf '\n=== timings\n'
+printf '%s\n' "${timings[@]}"
+printf '%-22s %5d s\n' total $((SECONDS - t_start))
+printf '\n=== verdict (guest log: %s)\n' "$results/guest/console.log"
+cd "$tap"
+exec prove --exec cat kselftests.tap guest-kernel-log.tap

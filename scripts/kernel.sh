@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Build the guest kernel for delafs: Debian's linux-source-6.12, patches/ applied
+# in order, configured from qemu-image/kernel.config (+ kernel-debug.config for
+# FLAVOUR=debug). The result is cached outside the repository, keyed on the
+# source version, the patches, the fragments, the flavour and the toolchain;
+# changing any of them builds a new tree. Prints the tree's path on stdout.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${DELAFS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/delafs}
+flavour=${FLAVOUR:-default}
+pin=6.12.117-1~deb12u1
+# Bump when the way the tree is built changes (it is part of the cache key).
+recipe=1
+
+log() { printf '[kernel] %s\n' "$*" >&2; }
+die() { printf '[kernel] error: %s\n' "$*" >&2; exit 1; }
+
+case $flavour in
+default) fragments=("$top/qemu-image/kernel.config") ;;
+debug) fragments=("$top/qemu-image/kernel.config" "$top/qemu-image/kernel-debug.config") ;;
+*) die "FLAVOUR must be 'default' or 'debug', not '$flavour'" ;;
+esac
+
+mkdir -p "$cache/debs" "$cache/src"
+# One build at a time per cache (a second caller waits, then finds it cached).
+exec 9>"$cache/kernel.lock"
+flock 9
+
+# 1. The Debian source package: the pinned point release, else the newest 6.12.y.
+deb=$(ls "$cache"/debs/linux-source-6.12_*.deb 2>/dev/null | sort -V | tail -n1 || true)
+if [[ -z $deb ]]; then
+	(
+		cd "$cache/debs"
+		if ! apt-get download -qq "linux-source-6.12=$pin" 2>/dev/null; then
+			log "warning: linux-source-6.12=$pin is gone from the index; using the newest 6.12.y"
+			apt-get download -qq linux-source-6.12 || die "apt-get download linux-source-6.12 failed"
+		fi
+	)
+	deb=$(ls "$cache"/debs/linux-source-6.12_*.deb | sort -V | tail -n1)
+fi
+debver=$(dpkg-deb -f "$deb" Version)
+[[ $debver == "$pin" ]] || log "warning: building $debver, not the tested $pin"
+
+pristine=$cache/src/linux-source-$debver
+if [[ ! -f $pristine/.delafs-unpacked ]]; then
+	log "unpacking $(basename "$deb")"
+	rm -rf "$pristine" "$pristine.tmp"
+	mkdir -p "$pristine.tmp"
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$pristine.tmp" ./usr/src/linux-source-6.12.tar.xz
+	tar -xJf "$pristine.tmp/usr/src/linux-source-6.12.tar.xz" -C "$pristine.tmp"
+	mv "$pristine.tmp/linux-source-6.12" "$pristine"
+	rm -rf "$pristine.tmp"
+	touch "$pristine/.delafs-unpacked"
+fi
+
+# 2. The cache key: everything that changes the built tree.
+key=$(
+	{
+		echo "$debver $flavour recipe $recipe"
+		rustc --version
+		bindgen --version
+		gcc --version | head -n1
+		cat "$top"/patches/*.patch 2>/dev/null
+		cat "${fragments[@]}"
+	} | sha256sum | cut -c1-16
+)
+tree=$cache/build/linux-$debver-$flavour-$key
+if [[ -f $tree/.delafs-built ]]; then
+	log "cached: $tree"
+	ln -sfn "$tree" "$cache/linux-$flavour"
+	echo "$tree"
+	exit 0
+fi
+
+t0=$SECONDS
+log "building $tree"
+rm -rf "$tree" "$tree.tmp"
+mkdir -p "$cache/build"
+cp -a "$pristine" "$tree.tmp"
+for p in "$top"/patches/*.patch; do
+	[[ -e $p ]] || continue
+	log "applying $(basename "$p")"
+	(cd "$tree.tmp" && git apply "$p") || die "$(basename "$p") does not apply to $debver"
+done
+
+cd "$tree.tmp"
+make -s tinyconfig >&2
+./scripts/kconfig/merge_config.sh -m .config "${fragments[@]}" >/dev/null
+make -s olddefconfig >&2
+# merge_config.sh only warns when an option does not stick (e.g. CONFIG_RUST
+# when the toolchain is unusable): make that fatal. Later fragments win.
+missing=0
+while IFS= read -r line; do
+	grep -qxF "$line" .config || {
+		log "config: wanted $line, got $(grep -E "^(# )?${line%%=*}[= ]" .config || echo unset)"
+		missing=1
+	}
+done < <(cat "${fragments[@]}" | grep -E '^CONFIG_[A-Za-z0-9_]+=' | tac | awk -F= '!seen[$1]++' | tac)
+((missing == 0)) || die "the config fragment did not apply (see above); is 'make rustavailable' happy?"
+
+log "make -j$(nproc) bzImage modules"
+make -s -j"$(nproc)" bzImage modules >&2
+touch .delafs-built
+cd /
+mv "$tree.tmp" "$tree"
+ln -sfn "$tree" "$cache/linux-$flavour"
+log "built in $((SECONDS - t0)) s"
+echo "$tree"
