@@ -7,6 +7,8 @@
 use kernel::c_str;
 use kernel::prelude::*;
 
+mod fs;
+pub mod shared;
 mod vfs;
 
 use vfs::debugfs;
@@ -27,7 +29,7 @@ static DELAFS_TYPE: FileSystemType = FileSystemType::new();
 
 struct Delafs {
     // Dropped in declaration order: stop new mounts before the debugfs files go.
-    _fs: Registration,
+    _fs: Registration<fs::Delafs>,
     _debugfs: debugfs::Dir,
 }
 
@@ -41,7 +43,7 @@ impl kernel::Module for Delafs {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let dir = debugfs::Dir::new(c_str!("delafs"), module)?;
         dir.read_only_file(c_str!("version"), show_version)?;
-        let fs = Registration::new(&DELAFS_TYPE, c_str!("delafs"), module)?;
+        let fs = Registration::new(&DELAFS_TYPE, module)?;
         Ok(Delafs {
             _fs: fs,
             _debugfs: dir,

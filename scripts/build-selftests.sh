@@ -2,7 +2,8 @@
 # Build and install the kselftests into DEST with the kernel tree's own
 # kselftest framework, laid out like an upstream kselftest install:
 #   DEST/kselftest/   runner.sh, prefix.pl, ktap_helpers.sh (from KDIR)
-#   DEST/delafs/      the tests, their config and settings, delafs.ko
+#   DEST/delafs/      the tests, their config and settings, delafs.ko,
+#                     mkfs.delafs and fsck.delafs
 #   DEST/kselftest-list.txt
 set -euo pipefail
 kdir=$1
@@ -23,4 +24,10 @@ for t in delafs; do
 		OUTPUT="$dest/obj/$t" COLLECTION="$t" emit_tests >>"$dest/kselftest-list.txt"
 done
 cp "$top/delafs.ko" "$dest/delafs/"
+# The userspace tools, built by cargo (scripts/check.sh builds them first).
+# (cargo cannot name a binary with a dot; the tools are installed as users
+# expect them.)
+for tool in mkfs fsck; do
+	cp "$top/target/release/$tool-delafs" "$dest/delafs/$tool.delafs"
+done
 cp "$top/selftests/run_kselftest.sh" "$dest/"

@@ -41,16 +41,19 @@ if grep -E '(warning|error)(\[|:)' "$results/module-build.log" >/dev/null; then
 fi
 rustfmt --check --edition 2021 rust/delafs.rs || { echo "check: run 'make fmt'" >&2; exit 1; }
 
+stage "host tools and tests"
+cargo build --release --quiet
+cargo test --release 2>&1 | tee "$results/cargo-test.log"
+
 stage "selftests build"
 scripts/build-selftests.sh "$kdir" "$top/build/kselftest"
 
-stage "host tests"
-if [[ -f Cargo.toml ]]; then
-	cargo test --quiet 2>&1 | tee "$results/cargo-test.log"
-fi
-
 stage "guest kselftests"
-qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$results/guest" --timeout 1200 \
+# The scratch disk the filesystem tests mkfs and mount (/dev/vda).
+rm -f "$results/scratch.img"
+truncate -s 256M "$results/scratch.img"
+qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$results/guest" --timeout 2400 \
+	--disk "$results/scratch.img" \
 	-- "$top/build/kselftest/run_kselftest.sh" | tee "$tap/kselftests.tap" || true
 scripts/scan-kernel-log "$results/guest/console.log" >"$tap/guest-kernel-log.tap" || true
 

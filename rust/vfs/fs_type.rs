@@ -2,11 +2,15 @@
 
 //! Filesystem type registration.
 
+use core::marker::PhantomData;
+
 use kernel::bindings;
-use kernel::error::{from_result, to_result, Error, Result};
+use kernel::error::{to_result, Result};
 use kernel::prelude::*;
-use kernel::str::CStr;
 use kernel::types::Opaque;
+
+use super::sb::{init_fs_context, kill_sb};
+use super::FileSystem;
 
 /// Storage for a `struct file_system_type`.
 ///
@@ -34,54 +38,41 @@ impl FileSystemType {
 /// # Invariants
 ///
 /// `fs` is registered with the VFS for the lifetime of this object.
-pub(crate) struct Registration {
+pub(crate) struct Registration<T: FileSystem> {
     fs: &'static FileSystemType,
+    _t: PhantomData<T>,
 }
 
-impl Registration {
-    /// Registers `fs` as a block-device filesystem called `name`.
-    pub(crate) fn new(
-        fs: &'static FileSystemType,
-        name: &'static CStr,
-        module: &'static ThisModule,
-    ) -> Result<Self> {
+impl<T: FileSystem> Registration<T> {
+    /// Registers `fs` as the block-device filesystem `T`.
+    pub(crate) fn new(fs: &'static FileSystemType, module: &'static ThisModule) -> Result<Self> {
         let raw = fs.0.get();
         // SAFETY: `raw` points to valid static storage that is not registered
         // yet (the module registers each type once, at init), so nothing else
         // reads it concurrently.
         unsafe {
-            (*raw).name = name.as_char_ptr();
+            (*raw).name = T::NAME.as_char_ptr();
             (*raw).owner = module.as_ptr();
             (*raw).fs_flags = bindings::FS_REQUIRES_DEV as i32;
-            (*raw).init_fs_context = Some(init_fs_context);
-            (*raw).kill_sb = Some(bindings::kill_block_super);
+            (*raw).init_fs_context = Some(init_fs_context::<T>);
+            (*raw).kill_sb = Some(kill_sb::<T>);
         }
         // SAFETY: `raw` is fully initialised above and outlives the
         // registration because it is static.
         to_result(unsafe { bindings::register_filesystem(raw) })?;
         // INVARIANT: registration succeeded.
-        Ok(Self { fs })
+        Ok(Self {
+            fs,
+            _t: PhantomData,
+        })
     }
 }
 
-impl Drop for Registration {
+impl<T: FileSystem> Drop for Registration<T> {
     fn drop(&mut self) {
         // SAFETY: by the type invariant `self.fs` is registered. Superblocks
         // of the type pin the module, so none is left when the module drops
         // its registration.
         unsafe { bindings::unregister_filesystem(self.fs.0.get()) };
     }
-}
-
-/// `file_system_type::init_fs_context`: mounting arrives with the on-disk
-/// format; until then every mount attempt fails cleanly.
-///
-/// # Safety
-///
-/// Called by the VFS with a valid `fs_context`.
-unsafe extern "C" fn init_fs_context(_fc: *mut bindings::fs_context) -> core::ffi::c_int {
-    from_result(|| {
-        pr_info!("mounting is not implemented by this version\n");
-        Err::<i32, _>(Error::from_errno(-(bindings::EOPNOTSUPP as i32)))
-    })
 }

@@ -1,14 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The thin layer over `kernel::bindings`: every raw VFS, page cache, iomap
-//! and debugfs call lives below this module, wrapped in small safe types. The
-//! filesystem logic above it uses only these wrappers.
+//! and debugfs call lives below this module, wrapped in small safe types and
+//! in operation tables whose trampolines call the [`FileSystem`] trait. The
+//! filesystem logic implements that trait using only these wrappers.
 
+pub(crate) mod buffer;
+#[macro_use]
+pub(crate) mod bug;
 pub(crate) mod debugfs;
+pub(crate) mod folio;
 pub(crate) mod fs_type;
+pub(crate) mod inode;
+pub(crate) mod iomap;
+pub(crate) mod ops;
+pub(crate) mod sb;
 
 use kernel::bindings;
 use kernel::error::{Error, Result};
+use kernel::init::PinInit;
+use kernel::prelude::*;
+use kernel::str::CStr;
+use kernel::types::ARef;
+
+pub(crate) use inode::{Inode, InodeKind, NewInode, Time};
+pub(crate) use iomap::{IoKind, Mapping, MappingKind};
+pub(crate) use sb::{StatFs, SuperBlock};
 
 /// Converts a kernel pointer that may hold an `ERR_PTR()` into a `Result`.
 pub(crate) fn from_err_ptr<T>(ptr: *mut T) -> Result<*mut T> {
@@ -20,4 +37,132 @@ pub(crate) fn from_err_ptr<T>(ptr: *mut T) -> Result<*mut T> {
         return Err(Error::from_errno(errno as i32));
     }
     Ok(ptr)
+}
+
+/// Builds an error from a positive errno constant of `bindings`.
+pub(crate) fn errno(e: u32) -> Error {
+    Error::from_errno(-(e as i32))
+}
+
+/// A section in which memory allocations do not recurse into filesystems
+/// (`memalloc_nofs_save()`): filesystem locks may be held, and reclaim may
+/// need them.
+pub(crate) struct NoFs(u32);
+
+impl NoFs {
+    pub(crate) fn new() -> Self {
+        // SAFETY: always safe; restored on drop, in LIFO order.
+        Self(unsafe { bindings::memalloc_nofs_save() })
+    }
+}
+
+impl Drop for NoFs {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` came from the matching save.
+        unsafe { bindings::memalloc_nofs_restore(self.0) };
+    }
+}
+
+/// Sleeps for `us` microseconds (`fsleep()`: never busy-waits for long).
+pub(crate) fn sleep_us(us: u64) {
+    // SAFETY: called from process context.
+    unsafe { bindings::fsleep(us as _) };
+}
+
+/// Lets other tasks run during a long loop.
+pub(crate) fn cond_resched() {
+    // SAFETY: called from process context without spinlocks held.
+    unsafe { bindings::cond_resched() };
+}
+
+/// Who a new inode belongs to: the creating task (through the mount's idmap)
+/// and the parent directory (for setgid directories).
+pub(crate) struct Owner {
+    pub(crate) idmap: *mut bindings::mnt_idmap,
+}
+
+/// What `readdir` hands each entry to; returns `false` when the user buffer
+/// is full and the walk must stop.
+pub(crate) type DirEmit<'a> = &'a mut dyn FnMut(&[u8], u64, u8) -> bool;
+
+/// A block-device filesystem built on iomap, as the operation tables of
+/// [`ops`] call it.
+///
+/// Locking is the VFS's: namespace operations run with the directories'
+/// `i_rwsem` held as the VFS documents; `setsize` and `punch_hole` with the
+/// inode lock and the invalidate lock held exclusively.
+pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
+    /// Per-superblock data (`s_fs_info`).
+    type Data: Send + Sync;
+    /// Per-inode data, allocated with the VFS inode.
+    type InodeData: Send + Sync;
+
+    const NAME: &'static CStr;
+    const MAGIC: u32;
+
+    fn init_inode_data() -> impl PinInit<Self::InodeData, Error>;
+
+    /// Reads and checks the on-disk superblock; the block size is set.
+    fn fill_super(sb: &SuperBlock<Self>) -> Result<Pin<KBox<Self::Data>>>;
+    /// Loads the root directory, once `s_fs_info` is set.
+    fn root_inode(sb: &SuperBlock<Self>) -> Result<ARef<Inode<Self>>>;
+    fn statfs(sb: &SuperBlock<Self>) -> Result<StatFs>;
+    fn sync_fs(sb: &SuperBlock<Self>, wait: bool) -> Result;
+    /// Called from `kill_sb` after every inode is gone, before `Data` drops.
+    fn put_super(sb: &SuperBlock<Self>);
+
+    fn write_inode(inode: &Inode<Self>, sync: bool) -> Result;
+    /// The last reference is gone and the page cache is empty.
+    fn evict_inode(inode: &Inode<Self>);
+
+    fn lookup(dir: &Inode<Self>, name: &[u8]) -> Result<Option<ARef<Inode<Self>>>>;
+    /// Creates a regular file or directory (`mode` has the type).
+    fn create(
+        dir: &Inode<Self>,
+        name: &[u8],
+        mode: u16,
+        owner: &Owner,
+    ) -> Result<ARef<Inode<Self>>>;
+    fn link(inode: &Inode<Self>, dir: &Inode<Self>, name: &[u8]) -> Result;
+    fn unlink(dir: &Inode<Self>, name: &[u8], inode: &Inode<Self>) -> Result;
+    fn rmdir(dir: &Inode<Self>, name: &[u8], inode: &Inode<Self>) -> Result;
+    #[expect(clippy::too_many_arguments)]
+    fn rename(
+        old_dir: &Inode<Self>,
+        old_name: &[u8],
+        inode: &Inode<Self>,
+        new_dir: &Inode<Self>,
+        new_name: &[u8],
+        target: Option<&Inode<Self>>,
+        flags: u32,
+    ) -> Result;
+    /// Emits entries from `*pos` (0 and 1 are "." and ".."), advancing it.
+    fn readdir(dir: &Inode<Self>, pos: &mut i64, emit: DirEmit<'_>) -> Result;
+
+    fn iomap_begin(
+        inode: &Inode<Self>,
+        pos: i64,
+        len: i64,
+        flags: u32,
+        kind: IoKind,
+    ) -> Result<Mapping>;
+    fn iomap_end(
+        inode: &Inode<Self>,
+        pos: i64,
+        len: i64,
+        written: isize,
+        flags: u32,
+        mapping: &Mapping,
+        kind: IoKind,
+    ) -> Result;
+    /// Writeback: the blocks under `offset`, allocating delalloc ones.
+    fn map_blocks(inode: &Inode<Self>, offset: i64) -> Result<Mapping>;
+    /// A direct write of `size` bytes at `offset` completed.
+    fn dio_write_done(inode: &Inode<Self>, offset: i64, size: isize) -> Result;
+    /// truncate(2) to `size`.
+    fn setsize(inode: &Inode<Self>, size: i64) -> Result;
+    /// fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE).
+    fn punch_hole(inode: &Inode<Self>, offset: i64, len: i64) -> Result;
+    /// Makes the inode's metadata durable (its data is already written).
+    fn sync_inode_metadata(inode: &Inode<Self>) -> Result;
 }

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Directories: files of fixed-size entries in blocks allocated at once (no
+//! delalloc), read and written through the buffer cache. The VFS holds the
+//! directory's `i_rwsem` for every operation here, exclusively for changes.
+
+use core::ops::ControlFlow;
+
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::types::ARef;
+
+use super::disk::{self, DirEntry};
+use super::inode::{self, iget};
+use super::{lock_state, DInode, Delafs};
+use crate::shared::extent_map::{Lookup, State};
+use crate::vfs::buffer::Buffer;
+use crate::vfs::{errno, InodeKind, NewInode, Owner};
+
+fn check_name(name: &[u8]) -> Result {
+    if name.len() > disk::MAX_NAME_LEN {
+        return Err(errno(bindings::ENAMETOOLONG));
+    }
+    Ok(())
+}
+
+fn dtype_of(inode: &DInode) -> u8 {
+    match inode.kind() {
+        InodeKind::Directory => bindings::DT_DIR as u8,
+        InodeKind::Regular => bindings::DT_REG as u8,
+        InodeKind::Other => bindings::DT_UNKNOWN as u8,
+    }
+}
+
+/// The disk block holding directory block `index`.
+fn dir_block(dir: &DInode, index: u64) -> Result<Buffer> {
+    let physical = match lock_state(dir).map.lookup(index) {
+        Lookup::Mapped {
+            state: State::Real { physical },
+            ..
+        } => physical,
+        _ => {
+            pr_err!("{}: directory {}: block {index} is not mapped\n", dir.super_block().id(), dir.ino());
+            return Err(errno(bindings::EUCLEAN));
+        }
+    };
+    dir.super_block().read_block(physical)
+}
+
+fn dir_blocks(dir: &DInode) -> u64 {
+    dir.size() as u64 / disk::BLOCK_SIZE as u64
+}
+
+/// Calls `f` for each used entry, in order, with its slot number.
+fn for_each_entry(
+    dir: &DInode,
+    first_slot: u64,
+    mut f: impl FnMut(u64, &DirEntry<'_>) -> Result<ControlFlow<()>>,
+) -> Result<ControlFlow<()>> {
+    let per_block = disk::DIRENTS_PER_BLOCK as u64;
+    for index in first_slot / per_block..dir_blocks(dir) {
+        let buf = dir_block(dir, index)?;
+        let start = if index == first_slot / per_block {
+            first_slot % per_block
+        } else {
+            0
+        };
+        for slot in start..per_block {
+            let entry = match disk::dirent_get(buf.data(), slot as usize) {
+                Ok(Some(entry)) => entry,
+                Ok(None) => continue,
+                Err(why) => {
+                    pr_err!("{}: directory {}: entry {}: {why}\n", dir.super_block().id(), dir.ino(), index * per_block + slot);
+                    return Err(errno(bindings::EUCLEAN));
+                }
+            };
+            if f(index * per_block + slot, &entry)?.is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+        }
+    }
+    Ok(ControlFlow::Continue(()))
+}
+
+/// The slot and inode number of `name`.
+fn find(dir: &DInode, name: &[u8]) -> Result<Option<(u64, u64)>> {
+    let mut found = None;
+    let _ = for_each_entry(dir, 0, |slot, entry| {
+        if entry.name == name {
+            found = Some((slot, u64::from(entry.ino)));
+            return Ok(ControlFlow::Break(()));
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
+    Ok(found)
+}
+
+/// Writes an entry into a free slot, growing the directory by one block if
+/// it is full.
+fn add_entry(dir: &DInode, name: &[u8], ino: u64, dtype: u8) -> Result {
+    let per_block = disk::DIRENTS_PER_BLOCK as u64;
+    for index in 0..dir_blocks(dir) {
+        let mut buf = dir_block(dir, index)?;
+        for slot in 0..per_block as usize {
+            if disk::dirent_is_free(buf.data(), slot) {
+                disk::dirent_set(buf.data_mut(), slot, ino as u32, dtype, name)?;
+                buf.mark_dirty();
+                return Ok(());
+            }
+        }
+    }
+    // Full: one more block.
+    let sb = dir.super_block();
+    let index = dir_blocks(dir);
+    let mut state = lock_state(dir);
+    let goal = sb.data().geo.data_start;
+    let (block, _) = sb.data().space.lock().alloc(1, goal)?;
+    if state.map.insert(index, 1, State::Real { physical: block }).is_err() {
+        let _ = sb.data().space.lock().free(block, 1);
+        return Err(ENOMEM);
+    }
+    drop(state);
+    let mut buf = sb.zeroed_block(block)?;
+    disk::dirent_set(buf.data_mut(), 0, ino as u32, dtype, name)?;
+    buf.mark_dirty();
+    dir.set_size(((index + 1) * disk::BLOCK_SIZE as u64) as i64);
+    dir.mark_dirty();
+    Ok(())
+}
+
+/// Rewrites the entry in `slot` to point at `ino`, or clears it.
+fn set_slot(dir: &DInode, slot: u64, entry: Option<(&[u8], u64, u8)>) -> Result {
+    let per_block = disk::DIRENTS_PER_BLOCK as u64;
+    let mut buf = dir_block(dir, slot / per_block)?;
+    let i = (slot % per_block) as usize;
+    match entry {
+        Some((name, ino, dtype)) => disk::dirent_set(buf.data_mut(), i, ino as u32, dtype, name)?,
+        None => disk::dirent_clear(buf.data_mut(), i),
+    }
+    buf.mark_dirty();
+    Ok(())
+}
+
+fn is_empty(dir: &DInode) -> Result<bool> {
+    Ok(for_each_entry(dir, 0, |_, _| Ok(ControlFlow::Break(())))?.is_continue())
+}
+
+pub(super) fn lookup(dir: &DInode, name: &[u8]) -> Result<Option<ARef<DInode>>> {
+    check_name(name)?;
+    match find(dir, name)? {
+        Some((_, ino)) => Ok(Some(iget(dir.super_block(), ino)?)),
+        None => Ok(None),
+    }
+}
+
+pub(super) fn create(dir: &DInode, name: &[u8], mode: u16, owner: &Owner) -> Result<ARef<DInode>> {
+    check_name(name)?;
+    let new: NewInode<Delafs> = inode::create(dir, mode, owner)?;
+    let child = new.inode();
+    add_entry(dir, name, child.ino(), dtype_of(child))?;
+    if child.kind() == InodeKind::Directory {
+        dir.inc_nlink();
+    }
+    dir.touch_mtime_ctime();
+    dir.mark_dirty();
+    Ok(new.finish())
+}
+
+pub(super) fn link(inode: &DInode, dir: &DInode, name: &[u8]) -> Result {
+    check_name(name)?;
+    add_entry(dir, name, inode.ino(), dtype_of(inode))?;
+    inode.inc_nlink();
+    inode.touch_ctime();
+    inode.mark_dirty();
+    dir.touch_mtime_ctime();
+    dir.mark_dirty();
+    Ok(())
+}
+
+fn remove_entry(dir: &DInode, name: &[u8]) -> Result {
+    let (slot, _) = find(dir, name)?.ok_or(ENOENT)?;
+    set_slot(dir, slot, None)?;
+    dir.touch_mtime_ctime();
+    dir.mark_dirty();
+    Ok(())
+}
+
+pub(super) fn unlink(dir: &DInode, name: &[u8], inode: &DInode) -> Result {
+    remove_entry(dir, name)?;
+    inode.touch_ctime();
+    inode.drop_nlink();
+    inode.mark_dirty();
+    Ok(())
+}
+
+pub(super) fn rmdir(dir: &DInode, name: &[u8], inode: &DInode) -> Result {
+    if !is_empty(inode)? {
+        return Err(errno(bindings::ENOTEMPTY));
+    }
+    remove_entry(dir, name)?;
+    inode.touch_ctime();
+    inode.clear_nlink();
+    inode.mark_dirty();
+    dir.drop_nlink();
+    dir.mark_dirty();
+    Ok(())
+}
+
+pub(super) fn rename(
+    old_dir: &DInode,
+    old_name: &[u8],
+    inode: &DInode,
+    new_dir: &DInode,
+    new_name: &[u8],
+    target: Option<&DInode>,
+    flags: u32,
+) -> Result {
+    check_name(new_name)?;
+    let is_dir = inode.kind() == InodeKind::Directory;
+    if let Some(target) = target {
+        if flags & bindings::RENAME_NOREPLACE != 0 {
+            return Err(EEXIST);
+        }
+        if target.kind() == InodeKind::Directory && !is_empty(target)? {
+            return Err(errno(bindings::ENOTEMPTY));
+        }
+        // Point the existing entry at the moved inode: nothing to allocate.
+        let (slot, _) = find(new_dir, new_name)?.ok_or(ENOENT)?;
+        set_slot(new_dir, slot, Some((new_name, inode.ino(), dtype_of(inode))))?;
+        target.touch_ctime();
+        if target.kind() == InodeKind::Directory {
+            target.clear_nlink();
+            new_dir.drop_nlink();
+        } else {
+            target.drop_nlink();
+        }
+        target.mark_dirty();
+    } else {
+        add_entry(new_dir, new_name, inode.ino(), dtype_of(inode))?;
+    }
+    remove_entry(old_dir, old_name)?;
+    if is_dir {
+        old_dir.drop_nlink();
+        new_dir.inc_nlink();
+        lock_state(inode).parent = new_dir.ino();
+    }
+    inode.touch_ctime();
+    inode.mark_dirty();
+    new_dir.touch_mtime_ctime();
+    new_dir.mark_dirty();
+    old_dir.mark_dirty();
+    Ok(())
+}
+
+/// Positions: 0 and 1 are "." and "..", then 2 + slot number.
+pub(super) fn readdir(
+    dir: &DInode,
+    pos: &mut i64,
+    emit: crate::vfs::DirEmit<'_>,
+) -> Result {
+    let first = (*pos - 2).max(0) as u64;
+    let _ = for_each_entry(dir, first, |slot, entry| {
+        if !emit(entry.name, u64::from(entry.ino), entry.file_type) {
+            return Ok(ControlFlow::Break(()));
+        }
+        *pos = slot as i64 + 3;
+        Ok(ControlFlow::Continue(()))
+    })?;
+    let end = 2 + (dir_blocks(dir) * disk::DIRENTS_PER_BLOCK as u64) as i64;
+    if *pos < end && for_each_entry(dir, (*pos - 2) as u64, |_, _| Ok(ControlFlow::Break(())))?.is_continue() {
+        *pos = end;
+    }
+    Ok(())
+}

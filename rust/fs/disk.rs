@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! On-disk structures through the buffer cache: the shared encoders and
+//! decoders of [`crate::shared::format`] applied to blocks read and written
+//! with [`crate::vfs::buffer::Buffer`].
+
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+
+use super::mount::Space;
+use super::DSuperBlock;
+use crate::shared::format::{
+    self, bitmap_test, chain_blocks_needed, chain_chunks, decode_dirent, encode_chain_block,
+    encode_dirent, inode_slot, inode_slot_mut, ChainBlock, ExtentChecker, FormatError, Inode,
+    RecordError, Superblock, Timestamp,
+};
+use crate::shared::space::FreeSpace;
+use crate::vfs::buffer::Buffer;
+use crate::vfs::{errno, Time};
+
+pub(crate) use crate::shared::format::{
+    DirEntry, Geometry, BLOCK_SIZE, DIRENTS_PER_BLOCK, INODES_PER_BLOCK, MAX_NAME_LEN,
+};
+
+pub(crate) const ROOT_INO: u64 = format::ROOT_INO as u64;
+
+/// An extent as the filesystem logic sees it (64-bit fields).
+#[derive(Clone, Copy)]
+pub(crate) struct Extent {
+    pub(crate) logical: u64,
+    pub(crate) len: u64,
+    pub(crate) physical: u64,
+}
+
+/// An inode's attributes, as stored.
+pub(crate) struct DiskInode {
+    pub(crate) mode: u16,
+    pub(crate) nlink: u32,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) size: u64,
+    pub(crate) atime: Time,
+    pub(crate) mtime: Time,
+    pub(crate) ctime: Time,
+    pub(crate) parent: u64,
+    /// Blocks mapped (stat's `st_blocks` / 8).
+    pub(crate) blocks: u64,
+}
+
+fn corrupt() -> Error {
+    errno(bindings::EUCLEAN)
+}
+
+fn to_time(t: Timestamp) -> Time {
+    Time {
+        sec: t.sec,
+        nsec: t.nsec,
+    }
+}
+
+fn to_timestamp(t: Time) -> Timestamp {
+    Timestamp {
+        sec: t.sec,
+        nsec: t.nsec,
+    }
+}
+
+/// The errno a mount refused for `e` returns.
+pub(crate) fn mount_errno(e: &FormatError) -> Error {
+    match e {
+        FormatError::BadChecksum | FormatError::BadGeometry => corrupt(),
+        _ => EINVAL,
+    }
+}
+
+pub(crate) fn decode_superblock(
+    block: &[u8; BLOCK_SIZE],
+    device_blocks: u64,
+) -> Result<Geometry, FormatError> {
+    Superblock::decode(block, device_blocks).map(|sb| sb.geometry)
+}
+
+/// Fills `free` from the bitmap blocks.
+pub(crate) fn load_free_space<M: crate::shared::extent_map::OrderedMap<u64>>(
+    geo: &Geometry,
+    bitmap: &[Buffer],
+    free: &mut FreeSpace<M>,
+) -> core::result::Result<(), &'static str> {
+    let per_block = format::BITS_PER_BITMAP_BLOCK;
+    for (i, buf) in bitmap.iter().enumerate() {
+        let first = i as u64 * per_block;
+        let nbits = (geo.total_blocks - first).min(per_block);
+        free.add_bitmap(buf.data(), first, nbits)
+            .map_err(|_| "free-space bitmap does not load")?;
+    }
+    Ok(())
+}
+
+fn block_used(geo: &Geometry, bitmap: &[Buffer], block: u64) -> bool {
+    let (bitmap_block, bit) = geo.bitmap_location(block);
+    bitmap
+        .get((bitmap_block - geo.bitmap_start) as usize)
+        .is_some_and(|buf| bitmap_test(buf.data(), bit))
+}
+
+/// Walks an inode's extents, inline then chained, checking them: sorted,
+/// inside the data area, as many as the inode says. Chain block numbers go
+/// to `on_chain`, extents to `on_extent`.
+fn walk_extents(
+    sb: &DSuperBlock,
+    geo: &Geometry,
+    inode: &Inode,
+    mut on_chain: impl FnMut(u64) -> Result,
+    mut on_extent: impl FnMut(&format::Extent) -> Result,
+) -> Result<(), WalkError> {
+    let mut checker = ExtentChecker::new(geo);
+    for e in inode.inline_extents() {
+        checker.check(e)?;
+        on_extent(e)?;
+    }
+    let mut next = inode.extent_chain;
+    while next != 0 {
+        checker.check_chain_block(next)?;
+        on_chain(next)?;
+        let buf = sb.read_block(next)?;
+        let chain = ChainBlock::decode(buf.data())?;
+        for e in chain.extents() {
+            checker.check(&e)?;
+            on_extent(&e)?;
+        }
+        if checker.count() > u64::from(inode.extent_count) {
+            return Err(RecordError::BadExtentCount.into());
+        }
+        next = chain.next;
+    }
+    if checker.count() != u64::from(inode.extent_count) {
+        return Err(RecordError::BadExtentCount.into());
+    }
+    Ok(())
+}
+
+/// Why an inode could not be walked.
+pub(crate) enum WalkError {
+    Record(RecordError),
+    Kernel(Error),
+}
+
+impl From<RecordError> for WalkError {
+    fn from(e: RecordError) -> Self {
+        Self::Record(e)
+    }
+}
+
+impl From<Error> for WalkError {
+    fn from(e: Error) -> Self {
+        Self::Kernel(e)
+    }
+}
+
+/// Mount-time check of inode slot `slot` of an inode table block: `Ok(true)`
+/// if it is in use and sound (its blocks marked used in the bitmap).
+pub(crate) fn check_inode(
+    sb: &DSuperBlock,
+    geo: &Geometry,
+    bitmap: &[Buffer],
+    block: &[u8; BLOCK_SIZE],
+    slot: usize,
+) -> core::result::Result<bool, &'static str> {
+    let raw = inode_slot(block, slot).ok_or("no such slot")?;
+    let inode = match Inode::decode(raw) {
+        Ok(None) => return Ok(false),
+        Ok(Some(inode)) => inode,
+        Err(e) => return Err(e.describe()),
+    };
+    let in_free_space = core::cell::Cell::new(false);
+    let check_used = |start: u64, len: u64| {
+        if (start..start + len).any(|b| !block_used(geo, bitmap, b)) {
+            in_free_space.set(true);
+        }
+    };
+    let walked = walk_extents(
+        sb,
+        geo,
+        &inode,
+        |block| {
+            check_used(block, 1);
+            Ok(())
+        },
+        |e| {
+            check_used(e.physical, e.len.into());
+            Ok(())
+        },
+    );
+    match walked {
+        Ok(()) if in_free_space.get() => Err("extent in blocks the bitmap says are free"),
+        Ok(()) => Ok(true),
+        Err(WalkError::Record(e)) => Err(e.describe()),
+        Err(WalkError::Kernel(_)) => Err("I/O error reading its extents"),
+    }
+}
+
+/// Reads inode `ino`: its attributes, its extents (to `on_extent`, in order)
+/// and its chain blocks (into `chain`).
+pub(crate) fn read_inode(
+    sb: &DSuperBlock,
+    geo: &Geometry,
+    ino: u64,
+    chain: &mut KVec<u64>,
+    mut on_extent: impl FnMut(Extent) -> Result,
+) -> Result<DiskInode> {
+    let (block, slot) = geo.inode_location(ino).ok_or_else(corrupt)?;
+    let buf = sb.read_block(block)?;
+    let raw = inode_slot(buf.data(), slot).ok_or_else(corrupt)?;
+    let inode = match Inode::decode(raw) {
+        Ok(Some(inode)) => inode,
+        Ok(None) => {
+            pr_err!("{}: inode {ino} is named but free\n", sb.id());
+            return Err(corrupt());
+        }
+        Err(e) => {
+            pr_err!("{}: inode {ino}: {}\n", sb.id(), e.describe());
+            return Err(corrupt());
+        }
+    };
+    drop(buf);
+    let mut blocks = 0u64;
+    let walked = walk_extents(
+        sb,
+        geo,
+        &inode,
+        |block| chain.push(block, GFP_KERNEL).map_err(|_| ENOMEM),
+        |e| {
+            blocks += u64::from(e.len);
+            on_extent(Extent {
+                logical: e.logical.into(),
+                len: e.len.into(),
+                physical: e.physical,
+            })
+        },
+    );
+    match walked {
+        Ok(()) => {}
+        Err(WalkError::Record(e)) => {
+            pr_err!("{}: inode {ino}: {}\n", sb.id(), e.describe());
+            return Err(corrupt());
+        }
+        Err(WalkError::Kernel(e)) => return Err(e),
+    }
+    Ok(DiskInode {
+        mode: inode.mode,
+        nlink: inode.nlink,
+        uid: inode.uid,
+        gid: inode.gid,
+        size: inode.size,
+        atime: to_time(inode.atime),
+        mtime: to_time(inode.mtime),
+        ctime: to_time(inode.ctime),
+        parent: inode.parent.into(),
+        blocks,
+    })
+}
+
+/// Writes inode `ino` with `extents` (real blocks, in order), growing or
+/// shrinking its extent chain (`chain`) as needed.
+#[expect(clippy::too_many_arguments)]
+pub(crate) fn write_inode(
+    sb: &DSuperBlock,
+    geo: &Geometry,
+    ino: u64,
+    d: &DiskInode,
+    extents: &[Extent],
+    chain: &mut KVec<u64>,
+    space: &Mutex<Space>,
+    sync: bool,
+) -> Result {
+    // Stored extents are at most u32::MAX blocks long.
+    let mut stored = KVec::new();
+    for e in extents {
+        for piece in format::Extent::split(e.logical, e.len, e.physical).map_err(|_| corrupt())? {
+            stored.push(piece, GFP_KERNEL)?;
+        }
+    }
+    let tail = stored.get(format::INLINE_EXTENTS..).unwrap_or(&[]);
+    let needed = chain_blocks_needed(stored.len() as u64) as usize;
+    while chain.len() < needed {
+        let goal = chain.last().copied().unwrap_or(geo.data_start);
+        let block = space.lock().alloc_metadata(goal)?;
+        if let Err(e) = chain.push(block, GFP_KERNEL) {
+            let _ = space.lock().free(block, 1);
+            return Err(e.into());
+        }
+    }
+    if chain.len() > needed {
+        for &block in &chain[needed..] {
+            space.lock().free(block, 1)?;
+        }
+        let mut kept = KVec::with_capacity(needed, GFP_KERNEL)?;
+        kept.extend_from_slice(&chain[..needed], GFP_KERNEL)?;
+        *chain = kept;
+    }
+    for (i, chunk) in chain_chunks(tail).enumerate() {
+        let next = chain.get(i + 1).copied().unwrap_or(0);
+        let mut buf = sb.zeroed_block(chain[i])?;
+        encode_chain_block(buf.data_mut(), next, chunk).map_err(|_| corrupt())?;
+        buf.mark_dirty();
+        if sync {
+            buf.sync()?;
+        }
+    }
+
+    let mut inode = Inode::new(d.mode);
+    inode.nlink = d.nlink;
+    inode.uid = d.uid;
+    inode.gid = d.gid;
+    inode.size = d.size;
+    inode.atime = to_timestamp(d.atime);
+    inode.mtime = to_timestamp(d.mtime);
+    inode.ctime = to_timestamp(d.ctime);
+    inode.parent = d.parent as u32;
+    inode
+        .set_extents(&stored, chain.first().copied().unwrap_or(0))
+        .map_err(|_| corrupt())?;
+    let (block, slot) = geo.inode_location(ino).ok_or_else(corrupt)?;
+    let mut buf = sb.read_block(block)?;
+    inode.encode(inode_slot_mut(buf.data_mut(), slot).ok_or_else(corrupt)?);
+    buf.mark_dirty();
+    if sync {
+        buf.sync()?;
+    }
+    Ok(())
+}
+
+/// Frees inode `ino`'s slot in the inode table.
+pub(crate) fn clear_inode(sb: &DSuperBlock, geo: &Geometry, ino: u64) -> Result {
+    let (block, slot) = geo.inode_location(ino).ok_or_else(corrupt)?;
+    let mut buf = sb.read_block(block)?;
+    inode_slot_mut(buf.data_mut(), slot)
+        .ok_or_else(corrupt)?
+        .fill(0);
+    buf.mark_dirty();
+    Ok(())
+}
+
+/// The directory entry in `slot`, if used.
+pub(crate) fn dirent_get(
+    block: &[u8; BLOCK_SIZE],
+    slot: usize,
+) -> core::result::Result<Option<DirEntry<'_>>, &'static str> {
+    decode_dirent(block, slot).map_err(|e| e.describe())
+}
+
+pub(crate) fn dirent_is_free(block: &[u8; BLOCK_SIZE], slot: usize) -> bool {
+    format::dirent_is_free(block, slot)
+}
+
+pub(crate) fn dirent_set(
+    block: &mut [u8; BLOCK_SIZE],
+    slot: usize,
+    ino: u32,
+    file_type: u8,
+    name: &[u8],
+) -> Result {
+    let entry = DirEntry {
+        ino,
+        file_type,
+        name,
+    };
+    encode_dirent(block, slot, Some(&entry)).map_err(|_| EINVAL)
+}
+
+pub(crate) fn dirent_clear(block: &mut [u8; BLOCK_SIZE], slot: usize) {
+    let _ = encode_dirent(block, slot, None);
+}

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Mounting: the superblock, the free-space map and the inode table are read
+//! and checked once, at mount; then free space and inode numbers live in
+//! memory and are written through to the bitmap and the inode table.
+
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+
+use super::disk::{self, Geometry};
+use super::rbmap::RbMap;
+use super::DSuperBlock;
+use crate::shared::space::FreeSpace;
+use crate::vfs::buffer::Buffer;
+use crate::vfs::{self, errno, StatFs};
+
+/// Blocks kept back for extent chain blocks, which inode writeback allocates
+/// and cannot report `ENOSPC` for.
+fn metadata_reserve(geo: &Geometry) -> u64 {
+    (geo.total_blocks / 100).clamp(16, 1024)
+}
+
+/// Free space: the in-memory free extents, delalloc reservations and the
+/// on-disk bitmap they are written through to.
+pub(crate) struct Space {
+    free: FreeSpace<RbMap<u64>>,
+    bitmap: KVec<Buffer>,
+    geo: Geometry,
+}
+
+impl Space {
+    /// Sets or clears the bitmap bits of `[start, start + len)`.
+    fn mark(&mut self, start: u64, len: u64, used: bool) {
+        let bits_per_block = (disk::BLOCK_SIZE * 8) as u64;
+        for block in start..start + len {
+            let buf = &mut self.bitmap[(block / bits_per_block) as usize];
+            let bit = (block % bits_per_block) as usize;
+            let byte = &mut buf.data_mut()[bit / 8];
+            if used {
+                *byte |= 1 << (bit % 8);
+            } else {
+                *byte &= !(1 << (bit % 8));
+            }
+        }
+        let first = start / bits_per_block;
+        let last = (start + len - 1) / bits_per_block;
+        for i in first..=last {
+            self.bitmap[i as usize].mark_dirty();
+        }
+    }
+
+    /// Reserves up to `want` blocks for delayed allocation; returns how many.
+    pub(crate) fn reserve_up_to(&mut self, want: u64) -> Result<u64> {
+        let avail = self.free.free_blocks() - self.free.reserved();
+        let n = want.min(avail);
+        if n == 0 {
+            return Err(ENOSPC);
+        }
+        self.free.reserve(n).map_err(|_| ENOSPC)?;
+        Ok(n)
+    }
+
+    pub(crate) fn unreserve(&mut self, n: u64) {
+        self.free.unreserve(n);
+    }
+
+    /// Allocates up to `want` blocks near `goal` for reserved delalloc
+    /// blocks; consumes as many reservations as blocks it returns.
+    pub(crate) fn alloc_reserved(&mut self, want: u64, goal: u64) -> Result<(u64, u64)> {
+        let (start, len) = self.free.alloc_reserved(want, goal).map_err(|_| ENOSPC)?;
+        self.mark(start, len, true);
+        Ok((start, len))
+    }
+
+    /// Allocates up to `want` blocks that were not reserved (direct I/O,
+    /// directory blocks).
+    pub(crate) fn alloc(&mut self, want: u64, goal: u64) -> Result<(u64, u64)> {
+        let n = self.reserve_up_to(want)?;
+        match self.alloc_reserved(n, goal) {
+            Ok((start, len)) => {
+                self.free.unreserve(n - len);
+                Ok((start, len))
+            }
+            Err(e) => {
+                self.free.unreserve(n);
+                Err(e)
+            }
+        }
+    }
+
+    /// Allocates one block for an extent chain, from the metadata reserve if
+    /// need be.
+    pub(crate) fn alloc_metadata(&mut self, goal: u64) -> Result<u64> {
+        let (start, _) = self.alloc_reserved(1, goal)?;
+        // Refill the reserve if there is room; if not, it shrinks.
+        let _ = self.free.reserve(1);
+        Ok(start)
+    }
+
+    pub(crate) fn free(&mut self, start: u64, len: u64) -> Result {
+        if start < self.geo.data_start || start + len > self.geo.total_blocks {
+            return Err(errno(kernel::bindings::EUCLEAN));
+        }
+        self.free.free(start, len).map_err(|_| errno(kernel::bindings::EUCLEAN))?;
+        self.mark(start, len, false);
+        Ok(())
+    }
+}
+
+/// Inode numbers in use.
+pub(crate) struct InodeNumbers {
+    used: KVec<u64>,
+    free: u64,
+}
+
+impl InodeNumbers {
+    pub(crate) fn alloc(&mut self) -> Result<u64> {
+        for (i, word) in self.used.iter_mut().enumerate() {
+            if *word != u64::MAX {
+                let bit = (!*word).trailing_zeros() as u64;
+                *word |= 1 << bit;
+                self.free -= 1;
+                return Ok(i as u64 * 64 + bit);
+            }
+        }
+        Err(ENOSPC)
+    }
+
+    pub(crate) fn release(&mut self, ino: u64) {
+        let word = &mut self.used[(ino / 64) as usize];
+        if *word & (1 << (ino % 64)) != 0 {
+            *word &= !(1 << (ino % 64));
+            self.free += 1;
+        }
+    }
+}
+
+/// Per-mount state (`s_fs_info`).
+#[pin_data]
+pub(crate) struct Fs {
+    pub(crate) geo: Geometry,
+    #[pin]
+    pub(crate) space: Mutex<Space>,
+    #[pin]
+    pub(crate) inodes: Mutex<InodeNumbers>,
+}
+
+impl Fs {
+    pub(crate) fn statfs(&self) -> StatFs {
+        let (free, reserved) = {
+            let space = self.space.lock();
+            (space.free.free_blocks(), space.free.reserved())
+        };
+        let inodes = self.inodes.lock();
+        StatFs {
+            blocks: self.geo.total_blocks - self.geo.data_start,
+            free_blocks: free - reserved,
+            files: self.geo.inode_count - 1,
+            free_files: inodes.free,
+            name_len: disk::MAX_NAME_LEN as u64,
+        }
+    }
+}
+
+/// Logs why a mount failed, in one line, and returns `err`.
+fn refuse(sb: &DSuperBlock, why: &dyn core::fmt::Display, err: Error) -> Error {
+    pr_err!("{}: cannot mount: {}\n", sb.id(), why);
+    err
+}
+
+pub(super) fn fill_super(sb: &DSuperBlock) -> Result<Pin<KBox<Fs>>> {
+    let _nofs = vfs::NoFs::new();
+    let device_blocks = sb.device_blocks();
+    let block0 = sb.read_block(0)?;
+    let geo = disk::decode_superblock(block0.data(), device_blocks)
+        .map_err(|e| refuse(sb, &e.describe(), disk::mount_errno(&e)))?;
+    drop(block0);
+
+    // Free space from the bitmap.
+    let mut bitmap = KVec::with_capacity(geo.bitmap_blocks as usize, GFP_KERNEL)?;
+    for i in 0..geo.bitmap_blocks {
+        bitmap.push(sb.read_block(geo.bitmap_start + i)?, GFP_KERNEL)?;
+    }
+    let mut free = FreeSpace::new(RbMap::new());
+    disk::load_free_space(&geo, &bitmap, &mut free)
+        .map_err(|e| refuse(sb, &e, errno(kernel::bindings::EUCLEAN)))?;
+    free.reserve(metadata_reserve(&geo)).map_err(|_| {
+        refuse(sb, &"no room for the metadata reserve", ENOSPC)
+    })?;
+
+    // Inode numbers from the inode table, checking every inode on the way.
+    let words = geo.inode_count.div_ceil(64) as usize;
+    let mut used = KVec::with_capacity(words, GFP_KERNEL)?;
+    for _ in 0..words {
+        used.push(0u64, GFP_KERNEL)?;
+    }
+    // Inode 0 does not exist; numbers past the table are never handed out.
+    used[0] |= 1;
+    for ino in geo.inode_count..words as u64 * 64 {
+        used[(ino / 64) as usize] |= 1 << (ino % 64);
+    }
+    let mut nfree = 0u64;
+    for block in 0..geo.inode_table_blocks {
+        let buf = sb.read_block(geo.inode_table_start + block)?;
+        for slot in 0..disk::INODES_PER_BLOCK as u64 {
+            let ino = block * disk::INODES_PER_BLOCK as u64 + slot;
+            if ino == 0 {
+                continue;
+            }
+            match disk::check_inode(sb, &geo, &bitmap, buf.data(), slot as usize) {
+                Ok(true) => used[(ino / 64) as usize] |= 1 << (ino % 64),
+                Ok(false) => nfree += 1,
+                Err(why) => {
+                    return Err(refuse(
+                        sb,
+                        &kernel::fmt!("inode {ino}: {why}"),
+                        errno(kernel::bindings::EUCLEAN),
+                    ))
+                }
+            }
+        }
+        vfs::cond_resched();
+    }
+
+    let space = Space { free, bitmap, geo };
+    KBox::pin_init(
+        try_pin_init!(Fs {
+            geo,
+            space <- new_mutex!(space),
+            inodes <- new_mutex!(InodeNumbers { used, free: nfree }),
+        }? Error),
+        GFP_KERNEL,
+    )
+}
+
+pub(super) fn put_super(_sb: &DSuperBlock) {}

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! delafs's delalloc release loop: the shared algorithm of
+//! [`crate::shared::release`] run on the real page cache, with the knobs and
+//! counters the race lab reads through debugfs.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use kernel::prelude::*;
+
+use super::{lock_state, DInode};
+use crate::shared::extent_map::Filter;
+use crate::shared::release::{self, CachedFolio, Mode, PageCache, Warning};
+use crate::vfs::buffer::BLOCK_SIZE;
+use crate::vfs::folio::LockedFolio;
+use crate::vfs::bug::warn_once;
+
+/// `release_mode`: 0 fixed (default), 1 legacy.
+pub(crate) static RELEASE_MODE: AtomicU32 = AtomicU32::new(0);
+/// `seek_delay_us`: sleep between the two seeks; 0 disarms.
+pub(crate) static SEEK_DELAY_US: AtomicU32 = AtomicU32::new(0);
+
+/// Counters, read through debugfs.
+pub(crate) struct Counters {
+    pub(crate) calls: AtomicU64,
+    pub(crate) races: AtomicU64,
+    pub(crate) legacy_warnings: AtomicU64,
+    pub(crate) other_warnings: AtomicU64,
+    pub(crate) punches: AtomicU64,
+    pub(crate) punched_bytes: AtomicU64,
+    pub(crate) evict_leaked_blocks: AtomicU64,
+}
+
+pub(crate) static COUNTERS: Counters = Counters {
+    calls: AtomicU64::new(0),
+    races: AtomicU64::new(0),
+    legacy_warnings: AtomicU64::new(0),
+    other_warnings: AtomicU64::new(0),
+    punches: AtomicU64::new(0),
+    punched_bytes: AtomicU64::new(0),
+    evict_leaked_blocks: AtomicU64::new(0),
+};
+
+pub(crate) fn count_evict_leak(blocks: u64) {
+    COUNTERS.evict_leaked_blocks.fetch_add(blocks, Ordering::Relaxed);
+}
+
+impl CachedFolio for LockedFolio {
+    fn pos(&self) -> i64 {
+        LockedFolio::pos(self)
+    }
+
+    fn size(&self) -> i64 {
+        LockedFolio::size(self)
+    }
+
+    fn is_dirty(&self) -> bool {
+        LockedFolio::is_dirty(self)
+    }
+}
+
+/// The page cache of one inode, punching its delalloc reservations.
+struct InodeCache<'a> {
+    inode: &'a DInode,
+}
+
+impl PageCache for InodeCache<'_> {
+    type Folio = LockedFolio;
+
+    fn seek_data(&mut self, start: i64, end: i64) -> Result<Option<i64>, i32> {
+        self.inode
+            .seek_page_cache(start, end, true)
+            .map_err(|e| e.to_errno())
+    }
+
+    fn seek_hole(&mut self, start: i64, end: i64) -> Result<Option<i64>, i32> {
+        self.inode
+            .seek_page_cache(start, end, false)
+            .map_err(|e| e.to_errno())
+    }
+
+    fn lock_folio(&mut self, index: u64) -> Option<LockedFolio> {
+        self.inode.lock_folio(index)
+    }
+
+    fn punch(&mut self, start: i64, len: i64) {
+        punch_delalloc(self.inode, start, len);
+    }
+
+    fn between_seeks(&mut self, _data_start: i64) {
+        let delay = SEEK_DELAY_US.load(Ordering::Relaxed);
+        if delay != 0 {
+            crate::vfs::sleep_us(delay.into());
+        }
+    }
+
+    fn warn(&mut self, warning: Warning) {
+        // One WARN site per assumption, like the WARN_ON_ONCE()s upstream.
+        match warning {
+            Warning::EmptyDataRange => {
+                COUNTERS.legacy_warnings.fetch_add(1, Ordering::Relaxed);
+                warn_once!();
+            }
+            Warning::SeekFailed => warn_once!(),
+            Warning::DataBeforePunchStart => warn_once!(),
+            Warning::DataBeyondScanEnd => warn_once!(),
+            Warning::DataEndBeforeStart => warn_once!(),
+            Warning::DataEndBeyondScanEnd => warn_once!(),
+        }
+        if warning != Warning::EmptyDataRange {
+            COUNTERS.other_warnings.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Gives back the delalloc reservations over `[start, start + len)` bytes;
+/// real blocks stay. The range is block aligned (the loop works on whole
+/// folios, and folios are blocks).
+pub(crate) fn punch_delalloc(inode: &DInode, start: i64, len: i64) {
+    let bs = BLOCK_SIZE as i64;
+    let first = (start / bs) as u64;
+    let end = ((start + len + bs - 1) / bs) as u64;
+    let mut state = lock_state(inode);
+    let mut freed = 0u64;
+    let ret = state.map.remove(first, end - first, Filter::DelallocOnly, |_, n, _| {
+        freed += n;
+    });
+    if ret.is_err() {
+        pr_err!("inode {}: cannot punch delalloc blocks {first}..{end}\n", inode.ino());
+    }
+    if freed != 0 {
+        inode.super_block().data().space.lock().unreserve(freed);
+    }
+}
+
+/// After a short buffered write: release the reservations over
+/// `[start, end)` that no dirty folio needs. The caller holds the invalidate
+/// lock exclusively.
+pub(crate) fn release_delalloc(inode: &DInode, start: i64, end: i64) {
+    let mode = if RELEASE_MODE.load(Ordering::Relaxed) == 1 {
+        Mode::Legacy
+    } else {
+        Mode::Fixed
+    };
+    let mut cache = InodeCache { inode };
+    let outcome = release::release(
+        &mut cache,
+        start,
+        end,
+        inode.size(),
+        BLOCK_SIZE as i64,
+        mode,
+    );
+    COUNTERS.calls.fetch_add(1, Ordering::Relaxed);
+    COUNTERS
+        .races
+        .fetch_add(outcome.races.into(), Ordering::Relaxed);
+    COUNTERS
+        .punches
+        .fetch_add(outcome.punches.into(), Ordering::Relaxed);
+    COUNTERS
+        .punched_bytes
+        .fetch_add(outcome.punched_bytes, Ordering::Relaxed);
+}

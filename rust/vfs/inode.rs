@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Inodes: the VFS inode embedded next to the filesystem's per-inode data,
+//! references, locks and attribute accessors.
+
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::ptr::NonNull;
+
+use kernel::bindings;
+use kernel::error::{Error, Result};
+use kernel::prelude::*;
+use kernel::types::{ARef, AlwaysRefCounted, Opaque};
+
+use super::sb::SuperBlock;
+use super::FileSystem;
+
+/// A VFS inode followed by the filesystem's own data, allocated together by
+/// `super_operations::alloc_inode`.
+#[pin_data]
+pub(crate) struct InodeWithData<T: FileSystem> {
+    #[pin]
+    data: T::InodeData,
+    inode: Opaque<bindings::inode>,
+}
+
+impl<T: FileSystem> InodeWithData<T> {
+    /// Allocates an inode for `super_operations::alloc_inode`.
+    pub(super) fn alloc() -> Result<*mut bindings::inode> {
+        let boxed = KBox::pin_init(
+            try_pin_init!(Self {
+                data <- T::init_inode_data(),
+                inode: Opaque::uninit(),
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: the inode is never moved out of the box; `free` rebuilds
+        // the box from the pointer.
+        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(boxed) });
+        // SAFETY: `raw` is a valid allocation; `inode_init_once` initialises
+        // the (uninitialised) VFS inode in place.
+        let inode = unsafe { (*raw).inode.get() };
+        // SAFETY: as above.
+        unsafe { bindings::inode_init_once(inode) };
+        Ok(inode)
+    }
+
+    /// Frees an inode for `super_operations::free_inode`.
+    ///
+    /// # Safety
+    ///
+    /// `inode` came from [`Self::alloc`] and the VFS is done with it.
+    pub(super) unsafe fn free(inode: *mut bindings::inode) {
+        // SAFETY: by the safety requirements `inode` is the `inode` field of
+        // an `InodeWithData<T>` allocated by `alloc` with `KBox`.
+        let this = unsafe { kernel::container_of!(inode, Self, inode) }.cast_mut();
+        // SAFETY: as above; nobody uses it any more.
+        drop(unsafe { KBox::from_raw(this) });
+    }
+}
+
+/// A VFS inode of filesystem `T`.
+///
+/// # Invariants
+///
+/// The wrapped inode is embedded in an [`InodeWithData<T>`] and belongs to a
+/// superblock of `T`.
+#[repr(transparent)]
+pub(crate) struct Inode<T: FileSystem>(Opaque<bindings::inode>, PhantomData<T>);
+
+// SAFETY: inode fields are accessed through kernel helpers with their own
+// locking; the filesystem data is `Send + Sync`.
+unsafe impl<T: FileSystem> Send for Inode<T> {}
+// SAFETY: as above.
+unsafe impl<T: FileSystem> Sync for Inode<T> {}
+
+// SAFETY: `ihold`/`iput` keep the inode alive while a reference exists.
+unsafe impl<T: FileSystem> AlwaysRefCounted for Inode<T> {
+    fn inc_ref(&self) {
+        // SAFETY: `self` is a live inode, so its count is already positive.
+        unsafe { bindings::ihold(self.as_raw()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: the caller owns a reference.
+        unsafe { bindings::iput(obj.cast().as_ptr()) };
+    }
+}
+
+/// What an inode is, from its mode.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum InodeKind {
+    Regular,
+    Directory,
+    Other,
+}
+
+/// A timestamp.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub(crate) struct Time {
+    pub(crate) sec: i64,
+    pub(crate) nsec: u32,
+}
+
+impl Time {
+    fn from_ts(ts: bindings::timespec64) -> Self {
+        Self {
+            sec: ts.tv_sec,
+            nsec: ts.tv_nsec as u32,
+        }
+    }
+
+    fn to_ts(self) -> bindings::timespec64 {
+        bindings::timespec64 {
+            tv_sec: self.sec,
+            tv_nsec: self.nsec as _,
+        }
+    }
+}
+
+impl<T: FileSystem> Inode<T> {
+    /// # Safety
+    ///
+    /// `ptr` is a live inode of filesystem `T` that stays alive for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::inode) -> &'a Self {
+        // SAFETY: `Self` is `repr(transparent)` over the inode; the caller
+        // guarantees validity and lifetime.
+        unsafe { &*ptr.cast() }
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::inode {
+        self.0.get()
+    }
+
+    /// The filesystem's data for this inode.
+    pub(crate) fn data(&self) -> &T::InodeData {
+        // SAFETY: by the type invariant the inode is embedded in an
+        // `InodeWithData<T>`, which lives as long as the inode.
+        let outer = unsafe { kernel::container_of!(self.as_raw(), InodeWithData<T>, inode) };
+        // SAFETY: as above.
+        unsafe { &(*outer).data }
+    }
+
+    pub(crate) fn super_block(&self) -> &SuperBlock<T> {
+        // SAFETY: a live inode's `i_sb` is a live superblock of `T` (type
+        // invariant) that outlives the inode.
+        unsafe { SuperBlock::from_raw((*self.as_raw()).i_sb) }
+    }
+
+    pub(crate) fn ino(&self) -> u64 {
+        // SAFETY: `i_ino` does not change after the inode is hashed.
+        unsafe { (*self.as_raw()).i_ino as u64 }
+    }
+
+    pub(crate) fn mode(&self) -> u16 {
+        // SAFETY: reading the mode of a live inode; changes happen under the
+        // inode lock and are word-sized.
+        unsafe { (*self.as_raw()).i_mode }
+    }
+
+    pub(crate) fn kind(&self) -> InodeKind {
+        match u32::from(self.mode()) & bindings::S_IFMT {
+            bindings::S_IFREG => InodeKind::Regular,
+            bindings::S_IFDIR => InodeKind::Directory,
+            _ => InodeKind::Other,
+        }
+    }
+
+    pub(crate) fn size(&self) -> i64 {
+        // SAFETY: `i_size_read` is safe on any live inode.
+        unsafe { bindings::i_size_read(self.as_raw()) }
+    }
+
+    /// Sets `i_size`. Callers hold the inode lock, as `i_size_write` requires.
+    pub(crate) fn set_size(&self, size: i64) {
+        // SAFETY: live inode; the caller serialises size updates.
+        unsafe { bindings::i_size_write(self.as_raw(), size) };
+    }
+
+    pub(crate) fn nlink(&self) -> u32 {
+        // SAFETY: reading a word of a live inode.
+        unsafe { (*self.as_raw()).__bindgen_anon_1.i_nlink }
+    }
+
+    pub(crate) fn set_nlink(&self, n: u32) {
+        // SAFETY: live inode; link counts change under the inode lock.
+        unsafe { bindings::set_nlink(self.as_raw(), n) };
+    }
+
+    pub(crate) fn inc_nlink(&self) {
+        // SAFETY: as above.
+        unsafe { bindings::inc_nlink(self.as_raw()) };
+    }
+
+    pub(crate) fn drop_nlink(&self) {
+        // SAFETY: as above; callers only drop links they counted.
+        unsafe { bindings::drop_nlink(self.as_raw()) };
+    }
+
+    pub(crate) fn clear_nlink(&self) {
+        // SAFETY: as above.
+        unsafe { bindings::clear_nlink(self.as_raw()) };
+    }
+
+    pub(crate) fn uid(&self) -> u32 {
+        // SAFETY: live inode.
+        unsafe { bindings::i_uid_read(self.as_raw()) }
+    }
+
+    pub(crate) fn gid(&self) -> u32 {
+        // SAFETY: live inode.
+        unsafe { bindings::i_gid_read(self.as_raw()) }
+    }
+
+    pub(crate) fn atime(&self) -> Time {
+        // SAFETY: live inode.
+        Time::from_ts(unsafe { bindings::inode_get_atime(self.as_raw()) })
+    }
+
+    pub(crate) fn mtime(&self) -> Time {
+        // SAFETY: live inode.
+        Time::from_ts(unsafe { bindings::inode_get_mtime(self.as_raw()) })
+    }
+
+    pub(crate) fn ctime(&self) -> Time {
+        // SAFETY: live inode.
+        Time::from_ts(unsafe { bindings::inode_get_ctime(self.as_raw()) })
+    }
+
+    /// Sets mtime and ctime to now, as after a directory change.
+    pub(crate) fn touch_mtime_ctime(&self) {
+        // SAFETY: live inode.
+        unsafe {
+            let now = bindings::inode_set_ctime_current(self.as_raw());
+            bindings::inode_set_mtime_to_ts(self.as_raw(), now);
+        }
+    }
+
+    pub(crate) fn touch_ctime(&self) {
+        // SAFETY: live inode.
+        unsafe { bindings::inode_set_ctime_current(self.as_raw()) };
+    }
+
+    /// Blocks reported by stat(2), in 512-byte units.
+    pub(crate) fn set_blocks(&self, blocks_512: u64) {
+        // SAFETY: live inode; `i_blocks` is informational.
+        unsafe { (*self.as_raw()).i_blocks = blocks_512 };
+    }
+
+    pub(crate) fn mark_dirty(&self) {
+        // SAFETY: live inode.
+        unsafe { bindings::mark_inode_dirty(self.as_raw()) };
+    }
+
+    pub(crate) fn mapping(&self) -> *mut bindings::address_space {
+        // SAFETY: `i_mapping` is set at allocation and never changes for
+        // our inodes.
+        unsafe { (*self.as_raw()).i_mapping }
+    }
+
+    /// Takes the mapping's invalidate lock exclusively.
+    pub(crate) fn lock_invalidate(&self) -> InvalidateGuard<'_, T> {
+        // SAFETY: live inode with a valid mapping.
+        unsafe { bindings::filemap_invalidate_lock(self.mapping()) };
+        InvalidateGuard(self)
+    }
+
+    /// Takes the inode lock (`i_rwsem`) exclusively.
+    pub(crate) fn lock(&self) -> InodeGuard<'_, T> {
+        // SAFETY: live inode.
+        unsafe { bindings::inode_lock(self.as_raw()) };
+        InodeGuard(self)
+    }
+
+    /// Takes the inode lock shared.
+    pub(crate) fn lock_shared(&self) -> InodeSharedGuard<'_, T> {
+        // SAFETY: live inode.
+        unsafe { bindings::inode_lock_shared(self.as_raw()) };
+        InodeSharedGuard(self)
+    }
+
+    /// Waits for in-flight direct I/O.
+    pub(crate) fn dio_wait(&self) {
+        // SAFETY: live inode.
+        unsafe { bindings::inode_dio_wait(self.as_raw()) };
+    }
+
+    /// Drops page cache over `[start, end]` (bytes, inclusive).
+    pub(crate) fn truncate_pagecache_range(&self, start: i64, end_inclusive: i64) {
+        // SAFETY: as above.
+        unsafe { bindings::truncate_pagecache_range(self.as_raw(), start, end_inclusive) };
+    }
+
+    /// Writes the inode (if dirty) and waits.
+    pub(crate) fn sync_metadata(&self) -> Result {
+        // SAFETY: live inode.
+        kernel::error::to_result(unsafe { bindings::sync_inode_metadata(self.as_raw(), 1) })
+    }
+
+    /// Finishes setting up a new inode from [`SuperBlock::iget`].
+    pub(crate) fn unlock_new(&self) {
+        // SAFETY: called once on an `I_NEW` inode we initialised.
+        unsafe { bindings::unlock_new_inode(self.as_raw()) };
+    }
+}
+
+/// The mapping's invalidate lock, held exclusively.
+pub(crate) struct InvalidateGuard<'a, T: FileSystem>(&'a Inode<T>);
+
+impl<T: FileSystem> Drop for InvalidateGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: taken in `lock_invalidate`.
+        unsafe { bindings::filemap_invalidate_unlock(self.0.mapping()) };
+    }
+}
+
+/// The inode lock, held exclusively.
+pub(crate) struct InodeGuard<'a, T: FileSystem>(&'a Inode<T>);
+
+impl<T: FileSystem> Drop for InodeGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: taken in `lock`.
+        unsafe { bindings::inode_unlock(self.0.as_raw()) };
+    }
+}
+
+/// The inode lock, held shared.
+pub(crate) struct InodeSharedGuard<'a, T: FileSystem>(&'a Inode<T>);
+
+impl<T: FileSystem> Drop for InodeSharedGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: taken in `lock_shared`.
+        unsafe { bindings::inode_unlock_shared(self.0.as_raw()) };
+    }
+}
+
+/// An inode fresh from `iget_locked()` or `new_inode()` that the filesystem
+/// must fill in; it becomes usable through [`NewInode::finish`]. Dropping it
+/// instead undoes the allocation.
+///
+/// # Invariants
+///
+/// `inode` holds a reference and, if `locked`, the inode is `I_NEW`.
+pub(crate) struct NewInode<T: FileSystem> {
+    inode: ManuallyDrop<ARef<Inode<T>>>,
+    locked: bool,
+}
+
+impl<T: FileSystem> NewInode<T> {
+    pub(super) fn new(inode: ARef<Inode<T>>, locked: bool) -> Self {
+        Self {
+            inode: ManuallyDrop::new(inode),
+            locked,
+        }
+    }
+
+    pub(crate) fn inode(&self) -> &Inode<T> {
+        &self.inode
+    }
+
+    /// Sets the type, permissions, owner and operations of the inode.
+    pub(crate) fn init(&self, mode: u16, uid: u32, gid: u32) {
+        let raw = self.inode.as_raw();
+        // SAFETY: the inode is new, so nobody else looks at it yet.
+        unsafe {
+            (*raw).i_mode = mode;
+            bindings::i_uid_write(raw, uid);
+            bindings::i_gid_write(raw, gid);
+        }
+        super::ops::set_inode_ops::<T>(&self.inode);
+    }
+
+    /// Sets owner and mode like a new file in `dir` created through `owner`'s
+    /// mount (setgid directories pass their group on).
+    pub(crate) fn init_owned(&self, owner: &super::Owner, dir: &Inode<T>, mode: u16) {
+        // SAFETY: the inode is new; `dir` is live; `owner.idmap` is the
+        // idmap the VFS passed to the creating operation.
+        unsafe { bindings::inode_init_owner(owner.idmap, self.inode.as_raw(), dir.as_raw(), mode) };
+        super::ops::set_inode_ops::<T>(&self.inode);
+    }
+
+    /// Sets all three timestamps.
+    pub(crate) fn set_times(&self, atime: Time, mtime: Time, ctime: Time) {
+        let raw = self.inode.as_raw();
+        // SAFETY: the inode is new, so nobody else looks at it yet.
+        unsafe {
+            bindings::inode_set_atime_to_ts(raw, atime.to_ts());
+            bindings::inode_set_mtime_to_ts(raw, mtime.to_ts());
+            bindings::inode_set_ctime_to_ts(raw, ctime.to_ts());
+        }
+    }
+
+    /// Publishes the inode.
+    pub(crate) fn finish(self) -> ARef<Inode<T>> {
+        if self.locked {
+            self.inode.unlock_new();
+        }
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the reference is taken once.
+        unsafe { ManuallyDrop::take(&mut this.inode) }
+    }
+}
+
+impl<T: FileSystem> Drop for NewInode<T> {
+    fn drop(&mut self) {
+        if self.locked {
+            // SAFETY: by the type invariant the inode is `I_NEW` and we own a
+            // reference, which `iget_failed` consumes.
+            unsafe { bindings::iget_failed(self.inode.as_raw()) };
+        } else {
+            // A new_inode() inode that failed to initialise: eviction must
+            // see it as unlinked and with nothing on disk.
+            self.inode.clear_nlink();
+            // SAFETY: dropped once, here.
+            unsafe { ManuallyDrop::drop(&mut self.inode) };
+        }
+    }
+}

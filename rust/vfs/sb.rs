@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Superblocks: mounting through `fs_context`, the superblock wrapper and
+//! the inode cache.
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use kernel::bindings;
+use kernel::error::{code::EIO, code::EINVAL, to_result, Result};
+use kernel::prelude::*;
+use kernel::types::{ARef, Opaque};
+
+use super::buffer::{Buffer, BLOCK_SIZE};
+use super::inode::{Inode, NewInode};
+use super::{from_err_ptr, FileSystem};
+
+/// What statfs(2) reports, in blocks and inodes.
+#[derive(Default)]
+pub(crate) struct StatFs {
+    pub(crate) blocks: u64,
+    pub(crate) free_blocks: u64,
+    pub(crate) files: u64,
+    pub(crate) free_files: u64,
+    pub(crate) name_len: u64,
+}
+
+/// A superblock of filesystem `T`.
+///
+/// # Invariants
+///
+/// The superblock is live, belongs to `T`, and once `fill_super` succeeded
+/// its `s_fs_info` is a `KBox<T::Data>` that lives until `kill_sb`.
+#[repr(transparent)]
+pub(crate) struct SuperBlock<T: FileSystem>(Opaque<bindings::super_block>, PhantomData<T>);
+
+impl<T: FileSystem> SuperBlock<T> {
+    /// # Safety
+    ///
+    /// `ptr` is a live superblock of `T` for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::super_block) -> &'a Self {
+        // SAFETY: `repr(transparent)`; validity from the caller.
+        unsafe { &*ptr.cast() }
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::super_block {
+        self.0.get()
+    }
+
+    /// The filesystem's data; only valid after `fill_super`.
+    pub(crate) fn data(&self) -> &T::Data {
+        // SAFETY: by the type invariant `s_fs_info` is a live `T::Data`
+        // whenever the filesystem's operations run.
+        unsafe { &*(*self.as_raw()).s_fs_info.cast::<T::Data>() }
+    }
+
+    /// Size of the block device in filesystem blocks.
+    pub(crate) fn device_blocks(&self) -> u64 {
+        // SAFETY: a mounted block superblock has a valid `s_bdev`.
+        let bytes = unsafe { bindings::bdev_nr_bytes((*self.as_raw()).s_bdev) };
+        bytes as u64 / BLOCK_SIZE as u64
+    }
+
+    pub(crate) fn id(&self) -> &CStr {
+        // SAFETY: `s_id` is a NUL-terminated string set by `sget`.
+        unsafe { CStr::from_char_ptr((*self.as_raw()).s_id.as_ptr()) }
+    }
+
+    /// Reads one block through the buffer cache.
+    pub(crate) fn read_block(&self, block: u64) -> Result<Buffer> {
+        // SAFETY: live superblock with block size `BLOCK_SIZE`; the result is
+        // null on I/O error or a referenced up-to-date buffer.
+        unsafe { Buffer::from_raw(bindings::sb_bread(self.as_raw(), block)) }
+    }
+
+    /// A block the caller will overwrite entirely: no read.
+    pub(crate) fn zeroed_block(&self, block: u64) -> Result<Buffer> {
+        // SAFETY: as in `read_block`; `sb_getblk` returns a referenced buffer
+        // that may not be up to date yet.
+        let mut buf = unsafe { Buffer::from_raw(bindings::sb_getblk(self.as_raw(), block)) }?;
+        buf.data_mut().fill(0);
+        buf.set_uptodate();
+        Ok(buf)
+    }
+
+    /// Writes every dirty metadata buffer and waits.
+    pub(crate) fn sync_metadata(&self) -> Result {
+        // SAFETY: live superblock with a valid `s_bdev`.
+        to_result(unsafe { bindings::sync_blockdev((*self.as_raw()).s_bdev) })
+    }
+
+    /// Flushes the device's volatile write cache.
+    pub(crate) fn flush_device(&self) -> Result {
+        // SAFETY: as above.
+        to_result(unsafe { bindings::blkdev_issue_flush((*self.as_raw()).s_bdev) })
+    }
+
+    /// The cached inode `ino`, or a new `I_NEW` one the caller must fill in.
+    pub(crate) fn iget(&self, ino: u64) -> Result<Result<ARef<Inode<T>>, NewInode<T>>> {
+        // SAFETY: live superblock.
+        let raw = unsafe { bindings::iget_locked(self.as_raw(), ino as _) };
+        let raw = NonNull::new(raw).ok_or(ENOMEM)?;
+        // SAFETY: `iget_locked` returned a referenced inode of this
+        // superblock, allocated by our `alloc_inode`.
+        let inode = unsafe { ARef::from_raw(raw.cast::<Inode<T>>()) };
+        // SAFETY: reading `i_state` of a referenced inode; `I_NEW` only
+        // clears through `unlock_new_inode`, which only we call.
+        if unsafe { (*raw.as_ptr()).i_state } & bindings::I_NEW != 0 {
+            Ok(Err(NewInode::new(inode, true)))
+        } else {
+            Ok(Ok(inode))
+        }
+    }
+
+    /// A brand-new inode numbered `ino`, hashed so `iget` finds it.
+    pub(crate) fn new_inode(&self, ino: u64) -> Result<NewInode<T>> {
+        // SAFETY: live superblock.
+        let raw = NonNull::new(unsafe { bindings::new_inode(self.as_raw()) }).ok_or(ENOMEM)?;
+        // SAFETY: `new_inode` returned a referenced inode from our
+        // `alloc_inode`; it is not visible to anyone else yet.
+        unsafe {
+            (*raw.as_ptr()).i_ino = ino as _;
+            bindings::insert_inode_hash(raw.as_ptr());
+        }
+        // SAFETY: as above, we own the reference.
+        let inode = unsafe { ARef::from_raw(raw.cast::<Inode<T>>()) };
+        Ok(NewInode::new(inode, false))
+    }
+}
+
+/// `fs_context_operations::get_tree`.
+///
+/// # Safety
+///
+/// Called by the VFS with a valid `fs_context` of `T`.
+unsafe extern "C" fn get_tree<T: FileSystem>(fc: *mut bindings::fs_context) -> core::ffi::c_int {
+    // SAFETY: valid context; `fill_super` is a valid callback.
+    unsafe { bindings::get_tree_bdev(fc, Some(fill_super::<T>)) }
+}
+
+/// The `fs_context` operations of `T`: no options, block device source.
+pub(super) struct ContextOps<T>(PhantomData<T>);
+
+impl<T: FileSystem> ContextOps<T> {
+    pub(super) const OPS: bindings::fs_context_operations = bindings::fs_context_operations {
+        free: None,
+        dup: None,
+        parse_param: None,
+        parse_monolithic: None,
+        get_tree: Some(get_tree::<T>),
+        reconfigure: None,
+    };
+}
+
+/// The `fill_super` callback of `get_tree_bdev`.
+///
+/// # Safety
+///
+/// Called by `get_tree_bdev` with a new superblock of `T`, `s_umount` held.
+unsafe extern "C" fn fill_super<T: FileSystem>(
+    sb_ptr: *mut bindings::super_block,
+    _fc: *mut bindings::fs_context,
+) -> core::ffi::c_int {
+    kernel::error::from_result(|| {
+        // SAFETY: a valid new superblock; nobody else uses it yet.
+        unsafe {
+            (*sb_ptr).s_magic = T::MAGIC as _;
+            (*sb_ptr).s_op = &super::ops::SuperOps::<T>::OPS;
+            (*sb_ptr).s_maxbytes = bindings::MAX_LFS_FILESIZE;
+            (*sb_ptr).s_time_gran = 1;
+            (*sb_ptr).s_flags |= bindings::SB_NOSEC;
+            if bindings::sb_set_blocksize(sb_ptr, BLOCK_SIZE as i32) != BLOCK_SIZE as i32 {
+                pr_err!("device cannot do {BLOCK_SIZE}-byte blocks\n");
+                return Err(EINVAL);
+            }
+        }
+        // SAFETY: the superblock is live for the duration of the call.
+        let sb = unsafe { SuperBlock::<T>::from_raw(sb_ptr) };
+        let data = T::fill_super(sb)?;
+        // SAFETY: as above; the data is never moved out of its box, which
+        // `kill_sb` rebuilds. INVARIANT: `s_fs_info` now holds `T::Data`;
+        // `kill_sb` frees it even if the rest fails.
+        unsafe { (*sb_ptr).s_fs_info = KBox::into_raw(Pin::into_inner_unchecked(data)).cast() };
+        let root = T::root_inode(sb)?;
+        // SAFETY: `d_make_root` consumes the inode reference, even on error.
+        let dentry = unsafe { bindings::d_make_root(ARef::into_raw(root).cast().as_ptr()) };
+        if dentry.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: as above.
+        unsafe { (*sb_ptr).s_root = from_err_ptr(dentry)? };
+        Ok(0)
+    })
+}
+
+/// `file_system_type::init_fs_context`.
+///
+/// # Safety
+///
+/// Called by the VFS with a new `fs_context` for `T`.
+pub(super) unsafe extern "C" fn init_fs_context<T: FileSystem>(
+    fc: *mut bindings::fs_context,
+) -> core::ffi::c_int {
+    // SAFETY: valid new context; the operations are a static table.
+    unsafe { (*fc).ops = &ContextOps::<T>::OPS };
+    0
+}
+
+/// `file_system_type::kill_sb`.
+///
+/// # Safety
+///
+/// Called by the VFS once for each superblock of `T`.
+pub(super) unsafe extern "C" fn kill_sb<T: FileSystem>(sb_ptr: *mut bindings::super_block) {
+    // SAFETY: valid superblock; evicts every inode and releases the device.
+    unsafe { bindings::kill_block_super(sb_ptr) };
+    // SAFETY: reading the field of a superblock that is still allocated.
+    let data = unsafe { (*sb_ptr).s_fs_info };
+    if !data.is_null() {
+        // SAFETY: as above; all inodes are gone.
+        T::put_super(unsafe { SuperBlock::from_raw(sb_ptr) });
+        // SAFETY: set by `fill_super` from `KBox::into_raw`; nothing uses it
+        // any more.
+        drop(unsafe { KBox::from_raw(data.cast::<T::Data>()) });
+    }
+}
+
+/// Fills `kstatfs` for `super_operations::statfs`.
+pub(super) fn fill_statfs<T: FileSystem>(
+    sb: &SuperBlock<T>,
+    buf: *mut bindings::kstatfs,
+) -> Result {
+    let st = T::statfs(sb)?;
+    if buf.is_null() {
+        return Err(EIO);
+    }
+    // SAFETY: the VFS passes a valid, zeroed `kstatfs`.
+    unsafe {
+        (*buf).f_type = T::MAGIC as _;
+        (*buf).f_bsize = BLOCK_SIZE as _;
+        (*buf).f_frsize = BLOCK_SIZE as _;
+        (*buf).f_blocks = st.blocks;
+        (*buf).f_bfree = st.free_blocks;
+        (*buf).f_bavail = st.free_blocks;
+        (*buf).f_files = st.files;
+        (*buf).f_ffree = st.free_files;
+        (*buf).f_namelen = st.name_len as _;
+    }
+    Ok(())
+}

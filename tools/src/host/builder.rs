@@ -1,0 +1,302 @@
+//! Builds filesystem images in memory for tests: files and directories with
+//! chosen extents, written through the shared encoders, plus raw access to
+//! inject corruption.
+//!
+//! ```ignore
+//! let mut b = ImageBuilder::new(256, 64);
+//! let data = b.data_extent(0, 3);
+//! let file = b.create_file(ROOT, "a", 3 * 4096, &[data]);
+//! let dir = b.create_dir(ROOT, "d");
+//! b.link(dir, "a-again", file);
+//! assert!(b.fsck().is_clean());
+//! ```
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+
+use delafs::shared::format::{
+    bitmap_set, bitmap_test, chain_blocks_needed, chain_chunks, decode_dirent, dirent_is_free,
+    encode_chain_block, encode_dirent, inode_slot, inode_slot_mut, Block, DirEntry, Extent,
+    Geometry, Inode, Timestamp, BLOCK_SIZE, DIRENTS_PER_BLOCK, INODE_SIZE, ROOT_INO, S_IFDIR,
+    S_IFLNK, S_IFREG,
+};
+
+use super::disk::MemDisk;
+use super::fsck::{self, Report};
+use super::mkfs;
+
+/// The root directory's inode number.
+pub const ROOT: u32 = ROOT_INO;
+
+/// Time stamps and uuid of built images, fixed so images are reproducible.
+const TIME: u64 = 1_700_000_000;
+
+/// An image being built in memory.
+pub struct ImageBuilder {
+    /// The image.
+    pub disk: MemDisk,
+    /// Its layout.
+    pub geo: Geometry,
+    /// The extent blocks of the inodes this builder wrote extents for.
+    chains: BTreeMap<u32, Vec<u64>>,
+}
+
+impl ImageBuilder {
+    /// A freshly made filesystem, as `mkfs` writes it.
+    pub fn new(total_blocks: u64, inode_count: u64) -> Self {
+        let mut disk = MemDisk::new(total_blocks);
+        let sb = mkfs::format(&mut disk, total_blocks, inode_count, TIME, [0x42; 16])
+            .expect("mkfs of the test image");
+        Self {
+            disk,
+            geo: sb.geometry,
+            chains: BTreeMap::new(),
+        }
+    }
+
+    /// Block `n`.
+    pub fn block(&self, n: u64) -> &Block {
+        self.disk.block(n)
+    }
+
+    /// Block `n`, for writing.
+    pub fn block_mut(&mut self, n: u64) -> &mut Block {
+        self.disk.block_mut(n)
+    }
+
+    /// Whether the bitmap marks block `n` as used.
+    pub fn is_used(&self, n: u64) -> bool {
+        let (block, bit) = self.geo.bitmap_location(n);
+        bitmap_test(self.block(block), bit)
+    }
+
+    /// Sets the bitmap bits of `[start, start + len)`; blocks past the end
+    /// of the filesystem are skipped.
+    pub fn set_used(&mut self, start: u64, len: u64, used: bool) {
+        let end = start.saturating_add(len).min(self.geo.total_blocks);
+        for n in start..end {
+            let (block, bit) = self.geo.bitmap_location(n);
+            bitmap_set(self.block_mut(block), bit, used);
+        }
+    }
+
+    /// Allocates `n` contiguous free blocks, lowest first, and marks them
+    /// used.
+    pub fn alloc(&mut self, n: u64) -> u64 {
+        let mut start = self.geo.data_start;
+        let mut run = 0;
+        for b in self.geo.data_start..self.geo.total_blocks {
+            if self.is_used(b) {
+                run = 0;
+                start = b + 1;
+                continue;
+            }
+            run += 1;
+            if run == n {
+                self.set_used(start, n, true);
+                return start;
+            }
+        }
+        panic!("test image full: no {n} free blocks in a row");
+    }
+
+    /// Allocates `len` blocks and returns them as an extent at file block
+    /// `logical`.
+    pub fn data_extent(&mut self, logical: u32, len: u32) -> Extent {
+        Extent {
+            logical,
+            len,
+            physical: self.alloc(len.into()),
+        }
+    }
+
+    /// The raw bytes of inode `ino`'s slot.
+    pub fn inode_bytes(&self, ino: u32) -> &[u8; INODE_SIZE] {
+        let (block, slot) = self.geo.inode_location(ino.into()).expect("inode number");
+        inode_slot(self.block(block), slot).expect("slot")
+    }
+
+    /// The raw bytes of inode `ino`'s slot, for writing.
+    pub fn inode_bytes_mut(&mut self, ino: u32) -> &mut [u8; INODE_SIZE] {
+        let (block, slot) = self.geo.inode_location(ino.into()).expect("inode number");
+        inode_slot_mut(self.block_mut(block), slot).expect("slot")
+    }
+
+    /// Inode `ino`, which must decode and be in use.
+    pub fn inode(&self, ino: u32) -> Inode {
+        Inode::decode(self.inode_bytes(ino))
+            .expect("inode decodes")
+            .expect("inode in use")
+    }
+
+    /// Encodes `inode` into slot `ino`.
+    pub fn write_inode(&mut self, ino: u32, inode: &Inode) {
+        inode.encode(self.inode_bytes_mut(ino));
+    }
+
+    /// Changes inode `ino` with `f`.
+    pub fn update_inode(&mut self, ino: u32, f: impl FnOnce(&mut Inode)) {
+        let mut inode = self.inode(ino);
+        f(&mut inode);
+        self.write_inode(ino, &inode);
+    }
+
+    /// Every extent of inode `ino`, inline then chained.
+    pub fn extents(&self, ino: u32) -> Vec<Extent> {
+        let inode = self.inode(ino);
+        let mut all = inode.inline_extents().to_vec();
+        let mut next = inode.extent_chain;
+        while next != 0 {
+            let chain = delafs::shared::format::ChainBlock::decode(self.block(next))
+                .expect("extent block decodes");
+            all.extend(chain.extents());
+            next = chain.next;
+        }
+        all
+    }
+
+    /// Gives inode `ino` the extents `extents`, writing its extent chain
+    /// (reusing, allocating or freeing chain blocks). Marks the extents'
+    /// blocks used where they are on the device.
+    pub fn set_extents(&mut self, ino: u32, extents: &[Extent]) {
+        let mut chain = self.chains.remove(&ino).unwrap_or_default();
+        let need = usize::try_from(chain_blocks_needed(extents.len() as u64)).expect("count");
+        while chain.len() > need {
+            let b = chain.pop().expect("non-empty");
+            self.set_used(b, 1, false);
+        }
+        while chain.len() < need {
+            chain.push(self.alloc(1));
+        }
+        for (i, chunk) in chain_chunks(extents).enumerate() {
+            let next = chain.get(i + 1).copied().unwrap_or(0);
+            encode_chain_block(self.block_mut(chain[i]), next, chunk).expect("chain block");
+        }
+        let head = chain.first().copied().unwrap_or(0);
+        self.update_inode(ino, |inode| {
+            inode.set_extents(extents, head).expect("extent list");
+        });
+        for e in extents {
+            self.set_used(e.physical, e.len.into(), true);
+        }
+        self.chains.insert(ino, chain);
+    }
+
+    /// The lowest free inode number.
+    fn free_ino(&self) -> u32 {
+        (2..self.geo.inode_count)
+            .map(|ino| ino as u32)
+            .find(|&ino| self.inode_bytes(ino).iter().all(|&b| b == 0))
+            .expect("test image out of inodes")
+    }
+
+    /// Creates an inode of mode `mode` named `name` in directory `parent`,
+    /// of `size` bytes mapped by `extents`, with a correct link count (and
+    /// the parent's). Returns its number.
+    pub fn create(&mut self, parent: u32, name: &str, mode: u16, size: u64, extents: &[Extent]) -> u32 {
+        let ino = self.free_ino();
+        let time = Timestamp {
+            sec: TIME as i64,
+            nsec: 0,
+        };
+        let mut inode = Inode::new(mode);
+        inode.size = size;
+        inode.atime = time;
+        inode.mtime = time;
+        inode.ctime = time;
+        if inode.is_dir() {
+            inode.nlink = 2;
+            inode.parent = parent;
+        } else {
+            inode.nlink = 1;
+        }
+        self.write_inode(ino, &inode);
+        self.set_extents(ino, extents);
+        self.add_entry(parent, name.as_bytes(), ino, inode.file_type());
+        if inode.is_dir() {
+            self.update_inode(parent, |p| p.nlink += 1);
+        }
+        ino
+    }
+
+    /// Creates a regular file.
+    pub fn create_file(&mut self, parent: u32, name: &str, size: u64, extents: &[Extent]) -> u32 {
+        self.create(parent, name, S_IFREG | 0o644, size, extents)
+    }
+
+    /// Creates a symlink whose target is stored in one data block.
+    pub fn create_symlink(&mut self, parent: u32, name: &str, target: &str) -> u32 {
+        let e = self.data_extent(0, 1);
+        let bytes = target.as_bytes();
+        self.block_mut(e.physical)[..bytes.len()].copy_from_slice(bytes);
+        self.create(parent, name, S_IFLNK | 0o777, bytes.len() as u64, &[e])
+    }
+
+    /// Creates an empty directory.
+    pub fn create_dir(&mut self, parent: u32, name: &str) -> u32 {
+        self.create(parent, name, S_IFDIR | 0o755, 0, &[])
+    }
+
+    /// Adds a hard link `name` in `dir` to the non-directory `ino`.
+    pub fn link(&mut self, dir: u32, name: &str, ino: u32) {
+        let file_type = self.inode(ino).file_type();
+        self.add_entry(dir, name.as_bytes(), ino, file_type);
+        self.update_inode(ino, |i| i.nlink += 1);
+    }
+
+    /// Writes a directory entry in the first free slot of `dir`, growing it
+    /// by a block if it is full; touches no link count. Returns the disk
+    /// block and slot of the entry.
+    pub fn add_entry(&mut self, dir: u32, name: &[u8], ino: u32, file_type: u8) -> (u64, usize) {
+        let entry = DirEntry {
+            ino,
+            file_type,
+            name,
+        };
+        for e in self.extents(dir) {
+            for b in e.physical..e.physical_end() {
+                if let Some(slot) = (0..DIRENTS_PER_BLOCK).find(|&s| dirent_is_free(self.block(b), s)) {
+                    encode_dirent(self.block_mut(b), slot, Some(&entry)).expect("valid entry");
+                    return (b, slot);
+                }
+            }
+        }
+        let mut extents = self.extents(dir);
+        let blocks: u64 = extents.iter().map(|e| u64::from(e.len)).sum();
+        let new = self.data_extent(blocks as u32, 1);
+        self.block_mut(new.physical).fill(0);
+        encode_dirent(self.block_mut(new.physical), 0, Some(&entry)).expect("valid entry");
+        extents.push(new);
+        self.set_extents(dir, &extents);
+        self.update_inode(dir, |d| d.size = (blocks + 1) * BLOCK_SIZE as u64);
+        (new.physical, 0)
+    }
+
+    /// The disk block and slot of the entry `name` in `dir`.
+    pub fn find_entry(&self, dir: u32, name: &str) -> Option<(u64, usize)> {
+        for e in self.extents(dir) {
+            for b in e.physical..e.physical_end() {
+                for slot in 0..DIRENTS_PER_BLOCK {
+                    if let Ok(Some(d)) = decode_dirent(self.block(b), slot) {
+                        if d.name == name.as_bytes() {
+                            return Some((b, slot));
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Runs fsck on a copy of the image.
+    pub fn fsck(&self) -> Report {
+        let mut disk = self.disk.clone();
+        fsck::check(&mut disk).expect("fsck I/O on a memory image")
+    }
+
+    /// Writes the image to `path`.
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        self.disk.save(path)
+    }
+}
