@@ -10,6 +10,8 @@
 #   make CLIPPY=1       build with clippy (warnings are errors in `make check`)
 #   make fmt            rustfmt the module sources
 #   make check-debug    `make check` on the lockdep/DEBUG_VM kernel flavour
+#   make soak           `make check` with long runs (FSX_OPS, STRESS_SECS raised)
+#   make bench          delafs vs XFS vs ext4 throughput, as a table
 #   make setup | kernel | selftests | clean
 #
 # Variables: KDIR (kernel tree), FLAVOUR=default|debug (lab kernel flavour),
@@ -26,7 +28,7 @@ else
 KDIR_CMD = $(KDIR)
 endif
 
-.PHONY: all modules setup kernel selftests check check-debug demo fmt fmtcheck clean
+.PHONY: all modules setup kernel selftests check check-debug demo bench soak fmt fmtcheck clean
 
 all: modules
 
@@ -50,6 +52,12 @@ check-debug:
 
 demo:
 	@$(CURDIR)/scripts/demo.sh
+
+bench:
+	@$(CURDIR)/scripts/bench.sh
+
+soak:
+	@DELAFS_SOAK=1 $(CURDIR)/scripts/check.sh
 
 fmt:
 	rustfmt --edition 2021 rust/delafs.rs

@@ -49,12 +49,20 @@ stage "selftests build"
 scripts/build-selftests.sh "$kdir" "$top/build/kselftest"
 
 stage "guest kselftests"
+# DELAFS_TESTS="delafs:fsx.sh delafs:tools.sh" runs only those (development).
+only=
+for t in ${DELAFS_TESTS:-}; do only+=" -t $t"; done
+# `make soak`: the same tests, run long.
+guest_env=(env FSX_OPS=3000 STRESS_SECS=15)
+if [[ -n ${DELAFS_SOAK:-} ]]; then
+	guest_env=(env FSX_OPS=50000 STRESS_SECS=600 kselftest_override_timeout=7000)
+fi
 # The scratch disk the filesystem tests mkfs and mount (/dev/vda).
 rm -f "$results/scratch.img"
 truncate -s 256M "$results/scratch.img"
-qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$results/guest" --timeout 2400 \
+qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$results/guest" --timeout 7200 \
 	--disk "$results/scratch.img" \
-	-- "$top/build/kselftest/run_kselftest.sh" | tee "$tap/kselftests.tap" || true
+	-- "${guest_env[@]}" "$top/build/kselftest/run_kselftest.sh" $only | tee "$tap/kselftests.tap" || true
 scripts/scan-kernel-log "$results/guest/console.log" >"$tap/guest-kernel-log.tap" || true
 
 stage ""

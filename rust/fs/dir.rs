@@ -25,11 +25,7 @@ fn check_name(name: &[u8]) -> Result {
 }
 
 fn dtype_of(inode: &DInode) -> u8 {
-    match inode.kind() {
-        InodeKind::Directory => bindings::DT_DIR as u8,
-        InodeKind::Regular => bindings::DT_REG as u8,
-        InodeKind::Other => bindings::DT_UNKNOWN as u8,
-    }
+    crate::shared::format::file_type_of_mode(inode.mode())
 }
 
 /// The disk block holding directory block `index`.
@@ -40,7 +36,11 @@ fn dir_block(dir: &DInode, index: u64) -> Result<Buffer> {
             ..
         } => physical,
         _ => {
-            pr_err!("{}: directory {}: block {index} is not mapped\n", dir.super_block().id(), dir.ino());
+            pr_err!(
+                "{}: directory {}: block {index} is not mapped\n",
+                dir.super_block().id(),
+                dir.ino()
+            );
             return Err(errno(bindings::EUCLEAN));
         }
     };
@@ -70,7 +70,12 @@ fn for_each_entry(
                 Ok(Some(entry)) => entry,
                 Ok(None) => continue,
                 Err(why) => {
-                    pr_err!("{}: directory {}: entry {}: {why}\n", dir.super_block().id(), dir.ino(), index * per_block + slot);
+                    pr_err!(
+                        "{}: directory {}: entry {}: {why}\n",
+                        dir.super_block().id(),
+                        dir.ino(),
+                        index * per_block + slot
+                    );
                     return Err(errno(bindings::EUCLEAN));
                 }
             };
@@ -115,7 +120,11 @@ fn add_entry(dir: &DInode, name: &[u8], ino: u64, dtype: u8) -> Result {
     let mut state = lock_state(dir);
     let goal = sb.data().geo.data_start;
     let (block, _) = sb.data().space.lock().alloc(1, goal)?;
-    if state.map.insert(index, 1, State::Real { physical: block }).is_err() {
+    if state
+        .map
+        .insert(index, 1, State::Real { physical: block })
+        .is_err()
+    {
         let _ = sb.data().space.lock().free(block, 1);
         return Err(ENOMEM);
     }
@@ -226,7 +235,11 @@ pub(super) fn rename(
         }
         // Point the existing entry at the moved inode: nothing to allocate.
         let (slot, _) = find(new_dir, new_name)?.ok_or(ENOENT)?;
-        set_slot(new_dir, slot, Some((new_name, inode.ino(), dtype_of(inode))))?;
+        set_slot(
+            new_dir,
+            slot,
+            Some((new_name, inode.ino(), dtype_of(inode))),
+        )?;
         target.touch_ctime();
         if target.kind() == InodeKind::Directory {
             target.clear_nlink();
@@ -253,11 +266,7 @@ pub(super) fn rename(
 }
 
 /// Positions: 0 and 1 are "." and "..", then 2 + slot number.
-pub(super) fn readdir(
-    dir: &DInode,
-    pos: &mut i64,
-    emit: crate::vfs::DirEmit<'_>,
-) -> Result {
+pub(super) fn readdir(dir: &DInode, pos: &mut i64, emit: crate::vfs::DirEmit<'_>) -> Result {
     let first = (*pos - 2).max(0) as u64;
     let _ = for_each_entry(dir, first, |slot, entry| {
         if !emit(entry.name, u64::from(entry.ino), entry.file_type) {
@@ -267,7 +276,9 @@ pub(super) fn readdir(
         Ok(ControlFlow::Continue(()))
     })?;
     let end = 2 + (dir_blocks(dir) * disk::DIRENTS_PER_BLOCK as u64) as i64;
-    if *pos < end && for_each_entry(dir, (*pos - 2) as u64, |_, _| Ok(ControlFlow::Break(())))?.is_continue() {
+    if *pos < end
+        && for_each_entry(dir, (*pos - 2) as u64, |_, _| Ok(ControlFlow::Break(())))?.is_continue()
+    {
         *pos = end;
     }
     Ok(())

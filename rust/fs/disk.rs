@@ -281,7 +281,6 @@ pub(crate) fn write_inode(
             stored.push(piece, GFP_KERNEL)?;
         }
     }
-    let tail = stored.get(format::INLINE_EXTENTS..).unwrap_or(&[]);
     let needed = chain_blocks_needed(stored.len() as u64) as usize;
     while chain.len() < needed {
         let goal = chain.last().copied().unwrap_or(geo.data_start);
@@ -299,7 +298,7 @@ pub(crate) fn write_inode(
         kept.extend_from_slice(&chain[..needed], GFP_KERNEL)?;
         *chain = kept;
     }
-    for (i, chunk) in chain_chunks(tail).enumerate() {
+    for (i, chunk) in chain_chunks(&stored).enumerate() {
         let next = chain.get(i + 1).copied().unwrap_or(0);
         let mut buf = sb.zeroed_block(chain[i])?;
         encode_chain_block(buf.data_mut(), next, chunk).map_err(|_| corrupt())?;

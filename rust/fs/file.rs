@@ -63,7 +63,12 @@ pub(super) fn iomap_begin(
         Lookup::Mapped {
             len: n,
             state: State::Real { physical },
-        } => Ok(mapping(lblk, n, MappingKind::Mapped { block: physical }, false)),
+        } => Ok(mapping(
+            lblk,
+            n,
+            MappingKind::Mapped { block: physical },
+            false,
+        )),
         Lookup::Mapped {
             len: n,
             state: State::Delalloc,
@@ -155,7 +160,12 @@ pub(super) fn map_blocks(inode: &DInode, offset: i64) -> Result<Mapping> {
         Lookup::Mapped {
             len,
             state: State::Real { physical },
-        } => Ok(mapping(lblk, len, MappingKind::Mapped { block: physical }, false)),
+        } => Ok(mapping(
+            lblk,
+            len,
+            MappingKind::Mapped { block: physical },
+            false,
+        )),
         Lookup::Mapped {
             len,
             state: State::Delalloc,
@@ -172,7 +182,12 @@ pub(super) fn map_blocks(inode: &DInode, offset: i64) -> Result<Mapping> {
             inode.mark_dirty();
             Ok(mapping(lblk, got, MappingKind::Mapped { block }, false))
         }
-        Lookup::Hole { len } => Ok(mapping(lblk, len.min(max_blocks()), MappingKind::Hole, false)),
+        Lookup::Hole { len } => Ok(mapping(
+            lblk,
+            len.min(max_blocks()),
+            MappingKind::Hole,
+            false,
+        )),
     }
 }
 

@@ -97,7 +97,10 @@ pub(crate) fn iget(sb: &DSuperBlock, ino: u64) -> Result<ARef<DInode>> {
 pub(super) fn root(sb: &DSuperBlock) -> Result<ARef<DInode>> {
     let root = iget(sb, disk::ROOT_INO)?;
     if root.kind() != InodeKind::Directory {
-        pr_err!("{}: cannot mount: the root inode is not a directory\n", sb.id());
+        pr_err!(
+            "{}: cannot mount: the root inode is not a directory\n",
+            sb.id()
+        );
         return Err(corrupt());
     }
     Ok(root)
@@ -178,7 +181,16 @@ pub(super) fn write(inode: &DInode, sync: bool) -> Result {
         },
         blocks,
     };
-    disk::write_inode(sb, &fs.geo, inode.ino(), &d, &extents, &mut state.chain, &fs.space, sync)
+    disk::write_inode(
+        sb,
+        &fs.geo,
+        inode.ino(),
+        &d,
+        &extents,
+        &mut state.chain,
+        &fs.space,
+        sync,
+    )
 }
 
 /// `evict_inode`, after the page cache is gone: an unlinked inode gives its
@@ -190,17 +202,19 @@ pub(super) fn evict(inode: &DInode) {
     let unlinked = inode.nlink() == 0 && state.on_disk;
     let mut space = fs.space.lock();
     let mut leaked = 0u64;
-    let removed = state.map.remove(0, u64::MAX, Filter::All, |_lblk, len, s| match s {
-        State::Real { physical } => {
-            if unlinked {
-                let _ = space.free(physical, len);
+    let removed = state
+        .map
+        .remove(0, u64::MAX, Filter::All, |_lblk, len, s| match s {
+            State::Real { physical } => {
+                if unlinked {
+                    let _ = space.free(physical, len);
+                }
             }
-        }
-        State::Delalloc => {
-            space.unreserve(len);
-            leaked += len;
-        }
-    });
+            State::Delalloc => {
+                space.unreserve(len);
+                leaked += len;
+            }
+        });
     if removed.is_err() {
         pr_err!("{}: inode {}: cannot drop extents\n", sb.id(), inode.ino());
     }

@@ -11,7 +11,7 @@ use kernel::sync::Mutex;
 use super::disk::{self, Geometry};
 use super::rbmap::RbMap;
 use super::DSuperBlock;
-use crate::shared::space::FreeSpace;
+use crate::shared::space::{FreeSpace, SpaceError};
 use crate::vfs::buffer::Buffer;
 use crate::vfs::{self, errno, StatFs};
 
@@ -27,6 +27,18 @@ pub(crate) struct Space {
     free: FreeSpace<RbMap<u64>>,
     bitmap: KVec<Buffer>,
     geo: Geometry,
+    /// Of `free.reserved()`, the blocks held back for extent chains.
+    metadata_reserved: u64,
+}
+
+fn space_error(e: SpaceError) -> Error {
+    match e {
+        SpaceError::NoMemory => ENOMEM,
+        SpaceError::NoSpace => ENOSPC,
+        // Freeing what is free, or blocks outside the device: the
+        // filesystem's metadata disagrees with itself.
+        SpaceError::Overlap | SpaceError::BadRange => errno(kernel::bindings::EUCLEAN),
+    }
 }
 
 impl Space {
@@ -68,7 +80,7 @@ impl Space {
     /// Allocates up to `want` blocks near `goal` for reserved delalloc
     /// blocks; consumes as many reservations as blocks it returns.
     pub(crate) fn alloc_reserved(&mut self, want: u64, goal: u64) -> Result<(u64, u64)> {
-        let (start, len) = self.free.alloc_reserved(want, goal).map_err(|_| ENOSPC)?;
+        let (start, len) = self.free.alloc_reserved(want, goal).map_err(space_error)?;
         self.mark(start, len, true);
         Ok((start, len))
     }
@@ -89,12 +101,19 @@ impl Space {
         }
     }
 
-    /// Allocates one block for an extent chain, from the metadata reserve if
-    /// need be.
+    /// Allocates one block for an extent chain: from the metadata reserve,
+    /// which is refilled while there is room, so inode writeback does not
+    /// fail on a full filesystem until the reserve is gone too. Never takes
+    /// a delalloc reservation.
     pub(crate) fn alloc_metadata(&mut self, goal: u64) -> Result<u64> {
+        if self.metadata_reserved == 0 {
+            return Ok(self.alloc(1, goal)?.0);
+        }
         let (start, _) = self.alloc_reserved(1, goal)?;
-        // Refill the reserve if there is room; if not, it shrinks.
-        let _ = self.free.reserve(1);
+        self.metadata_reserved -= 1;
+        if self.free.reserve(1).is_ok() {
+            self.metadata_reserved += 1;
+        }
         Ok(start)
     }
 
@@ -102,7 +121,7 @@ impl Space {
         if start < self.geo.data_start || start + len > self.geo.total_blocks {
             return Err(errno(kernel::bindings::EUCLEAN));
         }
-        self.free.free(start, len).map_err(|_| errno(kernel::bindings::EUCLEAN))?;
+        self.free.free(start, len).map_err(space_error)?;
         self.mark(start, len, false);
         Ok(())
     }
@@ -185,9 +204,11 @@ pub(super) fn fill_super(sb: &DSuperBlock) -> Result<Pin<KBox<Fs>>> {
     let mut free = FreeSpace::new(RbMap::new());
     disk::load_free_space(&geo, &bitmap, &mut free)
         .map_err(|e| refuse(sb, &e, errno(kernel::bindings::EUCLEAN)))?;
-    free.reserve(metadata_reserve(&geo)).map_err(|_| {
-        refuse(sb, &"no room for the metadata reserve", ENOSPC)
-    })?;
+    // A full filesystem mounts with a smaller (or no) reserve.
+    let metadata_reserved = metadata_reserve(&geo).min(free.available());
+    if free.reserve(metadata_reserved).is_err() {
+        return Err(refuse(sb, &"free space accounting is inconsistent", ENOSPC));
+    }
 
     // Inode numbers from the inode table, checking every inode on the way.
     let words = geo.inode_count.div_ceil(64) as usize;
@@ -223,7 +244,12 @@ pub(super) fn fill_super(sb: &DSuperBlock) -> Result<Pin<KBox<Fs>>> {
         vfs::cond_resched();
     }
 
-    let space = Space { free, bitmap, geo };
+    let space = Space {
+        free,
+        bitmap,
+        geo,
+        metadata_reserved,
+    };
     KBox::pin_init(
         try_pin_init!(Fs {
             geo,

@@ -12,8 +12,8 @@ use super::{lock_state, DInode};
 use crate::shared::extent_map::Filter;
 use crate::shared::release::{self, CachedFolio, Mode, PageCache, Warning};
 use crate::vfs::buffer::BLOCK_SIZE;
-use crate::vfs::folio::LockedFolio;
 use crate::vfs::bug::warn_once;
+use crate::vfs::folio::LockedFolio;
 
 /// `release_mode`: 0 fixed (default), 1 legacy.
 pub(crate) static RELEASE_MODE: AtomicU32 = AtomicU32::new(0);
@@ -42,7 +42,9 @@ pub(crate) static COUNTERS: Counters = Counters {
 };
 
 pub(crate) fn count_evict_leak(blocks: u64) {
-    COUNTERS.evict_leaked_blocks.fetch_add(blocks, Ordering::Relaxed);
+    COUNTERS
+        .evict_leaked_blocks
+        .fetch_add(blocks, Ordering::Relaxed);
 }
 
 impl CachedFolio for LockedFolio {
@@ -122,11 +124,16 @@ pub(crate) fn punch_delalloc(inode: &DInode, start: i64, len: i64) {
     let end = ((start + len + bs - 1) / bs) as u64;
     let mut state = lock_state(inode);
     let mut freed = 0u64;
-    let ret = state.map.remove(first, end - first, Filter::DelallocOnly, |_, n, _| {
-        freed += n;
-    });
+    let ret = state
+        .map
+        .remove(first, end - first, Filter::DelallocOnly, |_, n, _| {
+            freed += n;
+        });
     if ret.is_err() {
-        pr_err!("inode {}: cannot punch delalloc blocks {first}..{end}\n", inode.ino());
+        pr_err!(
+            "inode {}: cannot punch delalloc blocks {first}..{end}\n",
+            inode.ino()
+        );
     }
     if freed != 0 {
         inode.super_block().data().space.lock().unreserve(freed);

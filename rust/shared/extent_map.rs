@@ -532,12 +532,19 @@ mod tests {
         m.insert(29, 2, State::Delalloc).unwrap();
         assert_eq!(
             dump(&mut m),
-            [(10, 15, real(100)), (25, 2, real(1)), (27, 4, State::Delalloc)]
+            [
+                (10, 15, real(100)),
+                (25, 2, real(1)),
+                (27, 4, State::Delalloc)
+            ]
         );
         assert_eq!(m.extent_count(), 3);
         assert_eq!(m.delalloc_blocks(), 4);
         assert_eq!(m.insert(0, 0, State::Delalloc), Err(MapError::BadRange));
-        assert_eq!(m.insert(u64::MAX, 1, State::Delalloc), Err(MapError::BadRange));
+        assert_eq!(
+            m.insert(u64::MAX, 1, State::Delalloc),
+            Err(MapError::BadRange)
+        );
         assert_eq!(m.insert(0, 2, real(u64::MAX - 1)), Err(MapError::BadRange));
     }
 
@@ -547,10 +554,34 @@ mod tests {
         assert_eq!(m.lookup(0), Lookup::Hole { len: u64::MAX });
         m.insert(10, 5, real(100)).unwrap();
         assert_eq!(m.lookup(3), Lookup::Hole { len: 7 });
-        assert_eq!(m.lookup(12), Lookup::Mapped { len: 3, state: real(102) });
+        assert_eq!(
+            m.lookup(12),
+            Lookup::Mapped {
+                len: 3,
+                state: real(102)
+            }
+        );
         assert_eq!(m.lookup(15), Lookup::Hole { len: u64::MAX - 15 });
-        assert_eq!(m.next_from(12), Some((10, Mapping { len: 5, state: real(100) })));
-        assert_eq!(m.next_from(0), Some((10, Mapping { len: 5, state: real(100) })));
+        assert_eq!(
+            m.next_from(12),
+            Some((
+                10,
+                Mapping {
+                    len: 5,
+                    state: real(100)
+                }
+            ))
+        );
+        assert_eq!(
+            m.next_from(0),
+            Some((
+                10,
+                Mapping {
+                    len: 5,
+                    state: real(100)
+                }
+            ))
+        );
         assert_eq!(m.next_from(15), None);
     }
 
@@ -560,14 +591,17 @@ mod tests {
         m.insert(0, 10, real(100)).unwrap();
         m.insert(10, 10, State::Delalloc).unwrap();
         let mut got = Vec::new();
-        m.remove(5, 10, Filter::All, |s, l, st| got.push((s, l, st))).unwrap();
+        m.remove(5, 10, Filter::All, |s, l, st| got.push((s, l, st)))
+            .unwrap();
         assert_eq!(got, [(5, 5, real(105)), (10, 5, State::Delalloc)]);
         assert_eq!(dump(&mut m), [(0, 5, real(100)), (15, 5, State::Delalloc)]);
         assert_eq!(m.delalloc_blocks(), 5);
 
         got.clear();
-        m.remove(0, u64::MAX, Filter::DelallocOnly, |s, l, st| got.push((s, l, st)))
-            .unwrap();
+        m.remove(0, u64::MAX, Filter::DelallocOnly, |s, l, st| {
+            got.push((s, l, st))
+        })
+        .unwrap();
         assert_eq!(got, [(15, 5, State::Delalloc)]);
         assert_eq!(dump(&mut m), [(0, 5, real(100))]);
         m.remove(1, 2, Filter::All, |_, _, _| {}).unwrap();

@@ -8,7 +8,8 @@
 //! (the page size; no other block size is accepted). All integers are
 //! little-endian. Every metadata structure carries a CRC-32C
 //! ([`super::crc32c`]) in its last four bytes, computed over the bytes before
-//! it. Bytes not described below are zero, and the decoders check that.
+//! it. Bytes not described below are zero, and the decoders (and
+//! [`check_dir_block_tail`]) check that.
 //!
 //! ```text
 //! block 0                  superblock
@@ -284,7 +285,8 @@ pub enum FormatError {
     BadChecksum,
     /// A block size other than 4096.
     UnsupportedBlockSize(u32),
-    /// Feature flags (or the reserved word) this code does not know.
+    /// Feature flags this code does not know (the value is `flags |
+    /// reserved`); also non-zero bytes between the fields and the checksum.
     UnsupportedFlags(u32),
     /// The stored layout is not the one its sizes imply.
     BadGeometry,
@@ -515,7 +517,9 @@ impl Superblock {
             (SB_INODE_TABLE_BLOCKS, geometry.inode_table_blocks),
             (SB_DATA_START, geometry.data_start),
         ];
-        if stored.iter().any(|&(off, want)| get_u64(block, off) != want)
+        if stored
+            .iter()
+            .any(|&(off, want)| get_u64(block, off) != want)
             || get_u32(block, SB_ROOT_INO) != ROOT_INO
         {
             return Err(FormatError::BadGeometry);
@@ -546,8 +550,16 @@ impl Superblock {
         put(block, SB_INODE_COUNT, (g.inode_count as u32).to_le_bytes());
         put(block, SB_BITMAP_START, g.bitmap_start.to_le_bytes());
         put(block, SB_BITMAP_BLOCKS, g.bitmap_blocks.to_le_bytes());
-        put(block, SB_INODE_TABLE_START, g.inode_table_start.to_le_bytes());
-        put(block, SB_INODE_TABLE_BLOCKS, g.inode_table_blocks.to_le_bytes());
+        put(
+            block,
+            SB_INODE_TABLE_START,
+            g.inode_table_start.to_le_bytes(),
+        );
+        put(
+            block,
+            SB_INODE_TABLE_BLOCKS,
+            g.inode_table_blocks.to_le_bytes(),
+        );
         put(block, SB_DATA_START, g.data_start.to_le_bytes());
         put(block, SB_ROOT_INO, ROOT_INO.to_le_bytes());
         put(block, SB_MKFS_TIME, self.mkfs_time.to_le_bytes());
@@ -770,8 +782,7 @@ impl ExtentChecker {
             return Err(RecordError::ZeroLengthExtent);
         }
         if e.physical < self.data_start
-            || e
-                .physical
+            || e.physical
                 .checked_add(e.len.into())
                 .map_or(true, |end| end > self.total_blocks)
         {
@@ -1125,14 +1136,19 @@ impl<'a> ChainBlock<'a> {
     pub fn extents(&self) -> impl Iterator<Item = Extent> + 'a {
         let raw = self.raw;
         (0..self.count as usize).filter_map(move |i| {
-            sub::<EXTENT_SIZE>(raw, CH_EXTENTS + i * EXTENT_SIZE).and_then(|r| Extent::decode(r).ok())
+            sub::<EXTENT_SIZE>(raw, CH_EXTENTS + i * EXTENT_SIZE)
+                .and_then(|r| Extent::decode(r).ok())
         })
     }
 }
 
 /// Encodes an extent chain block holding `extents` (1..=254 of them) and
 /// pointing to `next`.
-pub fn encode_chain_block(block: &mut Block, next: u64, extents: &[Extent]) -> Result<(), RecordError> {
+pub fn encode_chain_block(
+    block: &mut Block,
+    next: u64,
+    extents: &[Extent],
+) -> Result<(), RecordError> {
     if extents.is_empty() || extents.len() > CHAIN_EXTENTS {
         return Err(RecordError::BadChainCount);
     }
@@ -1180,7 +1196,10 @@ pub fn valid_name(name: &[u8]) -> bool {
 
 /// Whether `t` is one of the `DT_` values a directory entry may carry.
 pub fn valid_file_type(t: u8) -> bool {
-    matches!(t, DT_FIFO | DT_CHR | DT_DIR | DT_BLK | DT_REG | DT_LNK | DT_SOCK)
+    matches!(
+        t,
+        DT_FIFO | DT_CHR | DT_DIR | DT_BLK | DT_REG | DT_LNK | DT_SOCK
+    )
 }
 
 fn dirent_bytes(block: &Block, slot: usize) -> Result<&[u8; DIRENT_SIZE], RecordError> {
@@ -1235,7 +1254,11 @@ pub fn dirent_is_free(block: &Block, slot: usize) -> bool {
 
 /// Writes `entry` into slot `slot` of a directory block, or clears the slot
 /// for `None`. Refuses invalid names, types and inode number 0.
-pub fn encode_dirent(block: &mut Block, slot: usize, entry: Option<&DirEntry<'_>>) -> Result<(), RecordError> {
+pub fn encode_dirent(
+    block: &mut Block,
+    slot: usize,
+    entry: Option<&DirEntry<'_>>,
+) -> Result<(), RecordError> {
     if slot >= DIRENTS_PER_BLOCK {
         return Err(RecordError::SlotOutOfRange);
     }
@@ -1253,7 +1276,8 @@ pub fn encode_dirent(block: &mut Block, slot: usize, entry: Option<&DirEntry<'_>
             return Err(RecordError::FreeEntryNotZero);
         }
     }
-    let raw = sub_mut::<DIRENT_SIZE>(block, slot * DIRENT_SIZE).ok_or(RecordError::SlotOutOfRange)?;
+    let raw =
+        sub_mut::<DIRENT_SIZE>(block, slot * DIRENT_SIZE).ok_or(RecordError::SlotOutOfRange)?;
     raw.fill(0);
     if let Some(e) = entry {
         put(raw, D_INO, e.ino.to_le_bytes());
@@ -1280,6 +1304,14 @@ pub fn check_dir_block_tail(block: &Block) -> Result<(), RecordError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ext(logical: u32, len: u32, physical: u64) -> Extent {
+        Extent {
+            logical,
+            len,
+            physical,
+        }
+    }
 
     fn geo() -> Geometry {
         Geometry::new(1000, 64).unwrap()
@@ -1337,23 +1369,35 @@ mod tests {
         assert_eq!(sb.geometry, geo());
         assert_eq!(sb.uuid, [7; 16]);
         assert_eq!(Superblock::decode(&b, 999), Err(FormatError::Truncated));
-        assert_eq!(Superblock::decode(&[0; BLOCK_SIZE], 1000), Err(FormatError::NotDelafs));
+        assert_eq!(
+            Superblock::decode(&[0; BLOCK_SIZE], 1000),
+            Err(FormatError::NotDelafs)
+        );
 
         let resum = |b: &mut Block| set_csum(b, BLOCK_CSUM_OFFSET);
         let mut v = b;
         put(&mut v, SB_VERSION, 2u32.to_le_bytes());
-        assert_eq!(Superblock::decode(&v, 1000), Err(FormatError::UnsupportedVersion(2)));
+        assert_eq!(
+            Superblock::decode(&v, 1000),
+            Err(FormatError::UnsupportedVersion(2))
+        );
         let mut c = b;
         c[100] ^= 1;
         assert_eq!(Superblock::decode(&c, 1000), Err(FormatError::BadChecksum));
         let mut s = b;
         put(&mut s, SB_BLOCK_SIZE, 1024u32.to_le_bytes());
         resum(&mut s);
-        assert_eq!(Superblock::decode(&s, 1000), Err(FormatError::UnsupportedBlockSize(1024)));
+        assert_eq!(
+            Superblock::decode(&s, 1000),
+            Err(FormatError::UnsupportedBlockSize(1024))
+        );
         let mut f = b;
         put(&mut f, SB_FLAGS, 4u32.to_le_bytes());
         resum(&mut f);
-        assert_eq!(Superblock::decode(&f, 1000), Err(FormatError::UnsupportedFlags(4)));
+        assert_eq!(
+            Superblock::decode(&f, 1000),
+            Err(FormatError::UnsupportedFlags(4))
+        );
         for (off, val) in [
             (SB_DATA_START, 7u64),
             (SB_BITMAP_START, 2),
@@ -1363,7 +1407,11 @@ mod tests {
             let mut g = b;
             put(&mut g, off, val.to_le_bytes());
             resum(&mut g);
-            assert_eq!(Superblock::decode(&g, 1000), Err(FormatError::BadGeometry), "{off}");
+            assert_eq!(
+                Superblock::decode(&g, 1000),
+                Err(FormatError::BadGeometry),
+                "{off}"
+            );
         }
         let mut r = b;
         put(&mut r, SB_ROOT_INO, 2u32.to_le_bytes());
@@ -1388,11 +1436,11 @@ mod tests {
         i.uid = 1000;
         i.gid = 100;
         i.size = 12345;
-        i.mtime = Timestamp { sec: -5, nsec: 999_999_999 };
-        let extents = [
-            Extent { logical: 0, len: 2, physical: 10 },
-            Extent { logical: 5, len: 1, physical: 20 },
-        ];
+        i.mtime = Timestamp {
+            sec: -5,
+            nsec: 999_999_999,
+        };
+        let extents = [ext(0, 2, 10), ext(5, 1, 20)];
         i.set_extents(&extents, 0).unwrap();
         i
     }
@@ -1459,36 +1507,33 @@ mod tests {
         let root = Inode::decode(&raw).unwrap().unwrap();
         assert!(root.is_dir());
         assert_eq!(root.mode, 0o040_755);
-        assert_eq!((root.nlink, root.parent, root.size, root.extent_count), (2, 1, 0, 0));
+        assert_eq!(
+            (root.nlink, root.parent, root.size, root.extent_count),
+            (2, 1, 0, 0)
+        );
     }
 
     #[test]
     fn extents() {
         let mut raw = [0u8; EXTENT_SIZE];
-        let e = Extent { logical: u32::MAX, len: 1, physical: 5 };
+        let e = ext(u32::MAX, 1, 5);
         e.encode(&mut raw);
         assert_eq!(Extent::decode(&raw), Ok(e));
-        Extent { logical: u32::MAX, len: 2, physical: 5 }.encode(&mut raw);
+        ext(u32::MAX, 2, 5).encode(&mut raw);
         assert_eq!(Extent::decode(&raw), Err(RecordError::ExtentTooLarge));
-        Extent { logical: 0, len: 2, physical: u64::MAX }.encode(&mut raw);
+        ext(0, 2, u64::MAX).encode(&mut raw);
         assert_eq!(Extent::decode(&raw), Err(RecordError::ExtentTooLarge));
 
         let g = geo();
         let mut c = ExtentChecker::new(&g);
-        assert!(c.check(&Extent { logical: 0, len: 4, physical: 6 }).is_ok());
+        assert!(c.check(&ext(0, 4, 6)).is_ok());
+        assert_eq!(c.check(&ext(3, 1, 100)), Err(RecordError::ExtentsOverlap));
+        assert!(c.check(&ext(4, 1, 999)).is_ok());
         assert_eq!(
-            c.check(&Extent { logical: 3, len: 1, physical: 100 }),
-            Err(RecordError::ExtentsOverlap)
-        );
-        assert!(c.check(&Extent { logical: 4, len: 1, physical: 999 }).is_ok());
-        assert_eq!(
-            c.check(&Extent { logical: 9, len: 2, physical: 999 }),
+            c.check(&ext(9, 2, 999)),
             Err(RecordError::ExtentOutsideData)
         );
-        assert_eq!(
-            c.check(&Extent { logical: 9, len: 2, physical: 5 }),
-            Err(RecordError::ExtentOutsideData)
-        );
+        assert_eq!(c.check(&ext(9, 2, 5)), Err(RecordError::ExtentOutsideData));
         assert_eq!(c.count(), 2);
         assert_eq!(c.logical_end(), 5);
         assert!(c.check_chain_block(6).is_ok());
@@ -1501,11 +1546,11 @@ mod tests {
             let mut it = Extent::split(1, (1 << 32) - 1, 100).unwrap();
             [it.next().unwrap(), it.next().unwrap_or_default()]
         };
-        assert_eq!(pieces[0], Extent { logical: 1, len: u32::MAX, physical: 100 });
+        assert_eq!(pieces[0], ext(1, u32::MAX, 100));
         assert_eq!(pieces[1], Extent::default());
         let mut it = Extent::split(0, 1 << 32, 0).unwrap();
-        assert_eq!(it.next(), Some(Extent { logical: 0, len: u32::MAX, physical: 0 }));
-        assert_eq!(it.next(), Some(Extent { logical: u32::MAX, len: 1, physical: u32::MAX as u64 }));
+        assert_eq!(it.next(), Some(ext(0, u32::MAX, 0)));
+        assert_eq!(it.next(), Some(ext(u32::MAX, 1, u32::MAX as u64)));
         assert_eq!(it.next(), None);
         assert!(Extent::split(1, 1 << 32, 0).is_err());
         assert!(Extent::split(0, 0, 0).is_err());
@@ -1516,7 +1561,7 @@ mod tests {
     fn chain_blocks() {
         let mut extents = [Extent::default(); 300];
         for (i, e) in extents.iter_mut().enumerate() {
-            *e = Extent { logical: 2 * i as u32, len: 1, physical: 100 + i as u64 };
+            *e = ext(2 * i as u32, 1, 100 + i as u64);
         }
         assert_eq!(chain_blocks_needed(8), 0);
         assert_eq!(chain_blocks_needed(9), 1);
@@ -1533,28 +1578,46 @@ mod tests {
         let c = ChainBlock::decode(&b).unwrap();
         assert_eq!((c.count, c.next), (254, 77));
         assert!(c.extents().eq(extents[8..262].iter().copied()));
-        assert_eq!(encode_chain_block(&mut b, 0, &[]), Err(RecordError::BadChainCount));
-        assert_eq!(encode_chain_block(&mut b, 0, &extents[..255]), Err(RecordError::BadChainCount));
+        assert_eq!(
+            encode_chain_block(&mut b, 0, &[]),
+            Err(RecordError::BadChainCount)
+        );
+        assert_eq!(
+            encode_chain_block(&mut b, 0, &extents[..255]),
+            Err(RecordError::BadChainCount)
+        );
 
         encode_chain_block(&mut b, 0, &extents[..3]).unwrap();
         let mut bad = b;
         bad[0] ^= 1;
-        assert_eq!(ChainBlock::decode(&bad).err(), Some(RecordError::BadChainMagic));
+        assert_eq!(
+            ChainBlock::decode(&bad).err(),
+            Some(RecordError::BadChainMagic)
+        );
         let mut bad = b;
         bad[3000] = 1;
-        assert_eq!(ChainBlock::decode(&bad).err(), Some(RecordError::BadChecksum));
+        assert_eq!(
+            ChainBlock::decode(&bad).err(),
+            Some(RecordError::BadChecksum)
+        );
         set_csum(&mut bad, BLOCK_CSUM_OFFSET);
-        assert_eq!(ChainBlock::decode(&bad).err(), Some(RecordError::ReservedNotZero));
+        assert_eq!(
+            ChainBlock::decode(&bad).err(),
+            Some(RecordError::ReservedNotZero)
+        );
         let mut bad = b;
         put(&mut bad, CH_COUNT, 255u32.to_le_bytes());
         set_csum(&mut bad, BLOCK_CSUM_OFFSET);
-        assert_eq!(ChainBlock::decode(&bad).err(), Some(RecordError::BadChainCount));
+        assert_eq!(
+            ChainBlock::decode(&bad).err(),
+            Some(RecordError::BadChainCount)
+        );
     }
 
     #[test]
     fn set_extents_rules() {
         let mut i = Inode::new(S_IFREG);
-        let e = [Extent { logical: 0, len: 1, physical: 9 }; 9];
+        let e = [ext(0, 1, 9); 9];
         assert_eq!(i.set_extents(&e, 0), Err(RecordError::BadExtentCount));
         assert_eq!(i.set_extents(&e[..8], 5), Err(RecordError::BadExtentCount));
         i.set_extents(&e, 5).unwrap();
@@ -1565,7 +1628,11 @@ mod tests {
     #[test]
     fn dirents() {
         let mut b = [0u8; BLOCK_SIZE];
-        let e = DirEntry { ino: 5, file_type: DT_REG, name: b"hello" };
+        let e = DirEntry {
+            ino: 5,
+            file_type: DT_REG,
+            name: b"hello",
+        };
         encode_dirent(&mut b, 14, Some(&e)).unwrap();
         assert_eq!(decode_dirent(&b, 14), Ok(Some(e)));
         assert_eq!(decode_dirent(&b, 0), Ok(None));
@@ -1575,24 +1642,48 @@ mod tests {
         assert_eq!(decode_dirent(&b, 15), Err(RecordError::SlotOutOfRange));
         assert!(check_dir_block_tail(&b).is_ok());
         let long = [b'x'; 255];
-        let e = DirEntry { ino: 5, file_type: DT_DIR, name: &long };
+        let e = DirEntry {
+            ino: 5,
+            file_type: DT_DIR,
+            name: &long,
+        };
         encode_dirent(&mut b, 0, Some(&e)).unwrap();
         assert_eq!(decode_dirent(&b, 0), Ok(Some(e)));
         encode_dirent(&mut b, 0, None).unwrap();
         assert_eq!(decode_dirent(&b, 0), Ok(None));
 
         for name in [&b""[..], b".", b"..", b"a/b", b"a\0"] {
-            let e = DirEntry { ino: 5, file_type: DT_REG, name };
+            let e = DirEntry {
+                ino: 5,
+                file_type: DT_REG,
+                name,
+            };
             assert!(encode_dirent(&mut b, 1, Some(&e)).is_err());
         }
-        let e = DirEntry { ino: 5, file_type: 3, name: b"x" };
-        assert_eq!(encode_dirent(&mut b, 1, Some(&e)), Err(RecordError::BadFileType));
+        let e = DirEntry {
+            ino: 5,
+            file_type: 3,
+            name: b"x",
+        };
+        assert_eq!(
+            encode_dirent(&mut b, 1, Some(&e)),
+            Err(RecordError::BadFileType)
+        );
 
         let mut raw = b;
         raw[DIRENT_SIZE + 8] = b'a';
         assert_eq!(decode_dirent(&raw, 1), Err(RecordError::FreeEntryNotZero));
         let mut raw = b;
-        encode_dirent(&mut raw, 1, Some(&DirEntry { ino: 5, file_type: DT_REG, name: b"ab" })).unwrap();
+        encode_dirent(
+            &mut raw,
+            1,
+            Some(&DirEntry {
+                ino: 5,
+                file_type: DT_REG,
+                name: b"ab",
+            }),
+        )
+        .unwrap();
         raw[DIRENT_SIZE + 8 + 1] = b'/';
         assert_eq!(decode_dirent(&raw, 1), Err(RecordError::BadName));
         raw[DIRENT_SIZE + 8 + 1] = b'b';
@@ -1606,7 +1697,10 @@ mod tests {
         assert_eq!(decode_dirent(&raw, 1), Err(RecordError::BadFileType));
         let mut raw = b;
         raw[4000] = 1;
-        assert_eq!(check_dir_block_tail(&raw), Err(RecordError::DirBlockTailNotZero));
+        assert_eq!(
+            check_dir_block_tail(&raw),
+            Err(RecordError::DirBlockTailNotZero)
+        );
     }
 
     /// Decoders on arbitrary bytes: errors, never panics.
@@ -1624,7 +1718,11 @@ mod tests {
             for x in b.iter_mut() {
                 // Mostly zeros, so that some structures get far.
                 let r = next();
-                *x = if r % 4 == 0 { r as u8 >> (round % 8) } else { 0 };
+                *x = if r % 4 == 0 {
+                    r as u8 >> (round % 8)
+                } else {
+                    0
+                };
             }
             if round % 3 == 0 {
                 put(&mut b, CH_MAGIC, CHAIN_MAGIC.to_le_bytes());

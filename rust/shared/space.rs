@@ -104,7 +104,12 @@ impl<M: OrderedMap<u64>> FreeSpace<M> {
     /// `nbits` bits are read, and bits past the end of `bits` count as used.
     /// Chunks may come in any order; runs that continue across chunks are
     /// merged.
-    pub fn add_bitmap(&mut self, bits: &[u8], first_block: u64, nbits: u64) -> Result<(), SpaceError> {
+    pub fn add_bitmap(
+        &mut self,
+        bits: &[u8],
+        first_block: u64,
+        nbits: u64,
+    ) -> Result<(), SpaceError> {
         for (start, len) in free_runs(bits, nbits) {
             let start = first_block.checked_add(start).ok_or(SpaceError::BadRange)?;
             self.free(start, len)?;
@@ -405,7 +410,10 @@ mod tests {
             assert_eq!(r, Err(SpaceError::NoMemory));
             assert_eq!(f.free(20, 10), Err(SpaceError::NoMemory));
             assert_eq!(extents(&f), before);
-            assert_eq!((f.free_blocks(), f.reserved(), f.extent_count()), (20, 3, 2));
+            assert_eq!(
+                (f.free_blocks(), f.reserved(), f.extent_count()),
+                (20, 3, 2)
+            );
         }
     }
 }

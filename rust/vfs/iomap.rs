@@ -38,7 +38,9 @@ pub(crate) enum MappingKind {
     Hole,
     Delalloc,
     /// On disk, starting at filesystem block `block`.
-    Mapped { block: u64 },
+    Mapped {
+        block: u64,
+    },
 }
 
 /// One mapping handed to iomap: `length` bytes from file offset `offset`.
@@ -136,7 +138,15 @@ unsafe extern "C" fn iomap_end<T: FileSystem, const K: u8>(
         // SAFETY: as in `iomap_begin`.
         let inode = unsafe { Inode::<T>::from_raw(inode) };
         let mapping = Mapping::from_iomap(iomap);
-        T::iomap_end(inode, pos, length, written, flags, &mapping, IoKind::from_u8(K))?;
+        T::iomap_end(
+            inode,
+            pos,
+            length,
+            written,
+            flags,
+            &mapping,
+            IoKind::from_u8(K),
+        )?;
         Ok(0)
     })
 }

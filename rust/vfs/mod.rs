@@ -126,7 +126,6 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     fn link(inode: &Inode<Self>, dir: &Inode<Self>, name: &[u8]) -> Result;
     fn unlink(dir: &Inode<Self>, name: &[u8], inode: &Inode<Self>) -> Result;
     fn rmdir(dir: &Inode<Self>, name: &[u8], inode: &Inode<Self>) -> Result;
-    #[expect(clippy::too_many_arguments)]
     fn rename(
         old_dir: &Inode<Self>,
         old_name: &[u8],

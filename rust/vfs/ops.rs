@@ -149,7 +149,10 @@ unsafe fn dentry_name<'a>(dentry: *const bindings::dentry) -> &'a [u8] {
     // SAFETY: guaranteed by the caller; `d_name` holds `len` bytes.
     unsafe {
         let name = &(*dentry).d_name;
-        core::slice::from_raw_parts(name.name, name.__bindgen_anon_1.__bindgen_anon_1.len as usize)
+        core::slice::from_raw_parts(
+            name.name,
+            name.__bindgen_anon_1.__bindgen_anon_1.len as usize,
+        )
     }
 }
 
@@ -405,7 +408,13 @@ unsafe extern "C" fn iterate_shared<T: FileSystem>(
         let mut emit = |name: &[u8], ino: u64, dtype: u8| {
             // SAFETY: `ctx` is valid; `name` outlives the call.
             unsafe {
-                bindings::dir_emit(ctx, name.as_ptr().cast(), name.len() as c_int, ino, dtype.into())
+                bindings::dir_emit(
+                    ctx,
+                    name.as_ptr().cast(),
+                    name.len() as c_int,
+                    ino,
+                    dtype.into(),
+                )
             }
         };
         let ret = T::readdir(dir, &mut pos, &mut emit);
@@ -697,7 +706,9 @@ unsafe extern "C" fn mmap<T: FileSystem>(
 /// # Safety
 ///
 /// `vm_operations_struct::page_mkwrite` arguments.
-unsafe extern "C" fn page_mkwrite<T: FileSystem>(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
+unsafe extern "C" fn page_mkwrite<T: FileSystem>(
+    vmf: *mut bindings::vm_fault,
+) -> bindings::vm_fault_t {
     // SAFETY: the fault holds the VMA and its file.
     let file = unsafe { (*(*vmf).__bindgen_anon_1.vma).vm_file };
     // SAFETY: as above.

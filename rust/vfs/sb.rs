@@ -7,7 +7,7 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use kernel::bindings;
-use kernel::error::{code::EIO, code::EINVAL, to_result, Result};
+use kernel::error::{code::EINVAL, code::EIO, to_result, Result};
 use kernel::prelude::*;
 use kernel::types::{ARef, Opaque};
 

@@ -103,7 +103,9 @@ fn continues(prev: Block, b: Block) -> bool {
 fn model_extents(model: &[Block]) -> Vec<(u64, Mapping)> {
     let mut out: Vec<(u64, Mapping)> = Vec::new();
     for (i, &b) in model.iter().enumerate() {
-        let Some(state) = block_state(b) else { continue };
+        let Some(state) = block_state(b) else {
+            continue;
+        };
         let i = i as u64;
         if let Some((start, m)) = out.last_mut() {
             if *start + m.len == i && continues(model[i as usize - 1], b) {
@@ -139,9 +141,10 @@ fn check_equivalent(map: &mut ExtentMap<Flaky<Mapping>>, model: &[Block], ctx: &
             }
             b => {
                 let mut len = 1;
-                while let (Some(&prev), Some(&next)) =
-                    (model.get((lblk + len - 1) as usize), model.get((lblk + len) as usize))
-                {
+                while let (Some(&prev), Some(&next)) = (
+                    model.get((lblk + len - 1) as usize),
+                    model.get((lblk + len) as usize),
+                ) {
                     if !continues(prev, next) {
                         break;
                     }
@@ -154,6 +157,24 @@ fn check_equivalent(map: &mut ExtentMap<Flaky<Mapping>>, model: &[Block], ctx: &
             }
         };
         assert_eq!(map.lookup(lblk), expect, "{ctx}: lookup {lblk}");
+    }
+}
+
+/// A disk block for mapping `range`: often one that makes it physically
+/// contiguous with the real block before or after it, so that merges
+/// happen; else `fresh`.
+fn contiguous_physical(
+    model: &[Block],
+    range: &std::ops::Range<usize>,
+    fresh: u64,
+    rng: &mut Rng,
+) -> u64 {
+    let before = range.start.checked_sub(1).and_then(|i| model.get(i));
+    let after = model.get(range.end);
+    match (rng.below(3), before, after) {
+        (0, Some(Block::Real(p)), _) => p + 1,
+        (1, _, Some(Block::Real(p))) if *p >= range.len() as u64 => p - range.len() as u64,
+        _ => fresh,
     }
 }
 
@@ -184,14 +205,8 @@ fn extent_map_run(seed: u64, ops: usize, fail_one_in: u64) -> Counts {
                 let state = if rng.below(2) == 0 {
                     State::Delalloc
                 } else {
-                    // Often continue the block before, to test merging.
-                    let physical = match model.get(range.start.wrapping_sub(1)) {
-                        Some(Block::Real(p)) if rng.below(2) == 0 => p + 1,
-                        _ => {
-                            next_physical += 100;
-                            next_physical
-                        }
-                    };
+                    next_physical += 100;
+                    let physical = contiguous_physical(&model, &range, next_physical, &mut rng);
                     State::Real { physical }
                 };
                 let hole = model[range.clone()].iter().all(|b| *b == Block::Hole);
@@ -220,7 +235,10 @@ fn extent_map_run(seed: u64, ops: usize, fail_one_in: u64) -> Counts {
                 let mut reported = Vec::new();
                 let result = map.remove(lblk, len, filter, |s, l, st| reported.push((s, l, st)));
                 if result == Err(MapError::NoMemory) {
-                    assert!(reported.is_empty(), "{ctx}: reported pieces of a failed remove");
+                    assert!(
+                        reported.is_empty(),
+                        "{ctx}: reported pieces of a failed remove"
+                    );
                     counts.no_memory += 1;
                     check_equivalent(&mut map, &model, &ctx);
                     continue;
@@ -251,15 +269,19 @@ fn extent_map_run(seed: u64, ops: usize, fail_one_in: u64) -> Counts {
                         reported_blocks.push((s + k, b));
                     }
                 }
-                assert_eq!(reported_blocks, expected_blocks, "{ctx}: remove {lblk}+{len} {filter:?}");
+                assert_eq!(
+                    reported_blocks, expected_blocks,
+                    "{ctx}: remove {lblk}+{len} {filter:?}"
+                );
             }
             7..=8 => {
                 next_physical += 100;
                 let physical = next_physical;
                 // Mostly convert part of an existing delalloc run, as
                 // writeback does; sometimes a random range.
-                let delalloc: Vec<usize> =
-                    (0..model.len()).filter(|&i| model[i] == Block::Delalloc).collect();
+                let delalloc: Vec<usize> = (0..model.len())
+                    .filter(|&i| model[i] == Block::Delalloc)
+                    .collect();
                 let (lblk, len, range) = if delalloc.is_empty() || rng.below(4) == 0 {
                     (lblk, len, range)
                 } else {
@@ -271,6 +293,7 @@ fn extent_map_run(seed: u64, ops: usize, fail_one_in: u64) -> Counts {
                     let len = 1 + rng.below((end - i) as u64);
                     (i as u64, len, i..i + len as usize)
                 };
+                let physical = contiguous_physical(&model, &range, physical, &mut rng);
                 let all_delalloc = model[range.clone()].iter().all(|b| *b == Block::Delalloc);
                 let result = map.convert_delalloc(lblk, len, physical);
                 if result == Err(MapError::NoMemory) {
@@ -314,7 +337,10 @@ fn extent_map_matches_block_model() {
 fn extent_map_unchanged_on_no_memory() {
     for seed in 1..=8u64 {
         let c = extent_map_run(seed.wrapping_mul(0xA24B_AED4_963E_E407), 2500, 4);
-        assert!(c.no_memory > 100 && c.insert > 100 && c.convert > 100, "{c:?}");
+        assert!(
+            c.no_memory > 100 && c.insert > 100 && c.convert > 100,
+            "{c:?}"
+        );
     }
 }
 
@@ -338,7 +364,11 @@ fn check_space(space: &mut FreeSpace<Flaky<u64>>, free: &[bool], reserved: u64, 
     assert_eq!(got, runs, "{ctx}: free extents");
     let nfree = free.iter().filter(|f| **f).count() as u64;
     assert_eq!(space.free_blocks(), nfree, "{ctx}: free count");
-    assert_eq!(space.extent_count(), runs.len() as u64, "{ctx}: extent count");
+    assert_eq!(
+        space.extent_count(),
+        runs.len() as u64,
+        "{ctx}: extent count"
+    );
     assert_eq!(space.reserved(), reserved, "{ctx}: reserved");
     assert!(reserved <= nfree, "{ctx}: reservation invariant");
 }
@@ -376,7 +406,9 @@ fn free_space_run(seed: u64, ops: usize, fail_one_in: u64) -> u64 {
     let fail = Rc::new(Cell::new(0));
     let mut space = FreeSpace::new(Flaky::new(seed, fail.clone()));
     // In two chunks, the second first: runs across the cut must merge.
-    space.add_bitmap(&bitmap[13..], 13 * 8, BLOCKS - 13 * 8).unwrap();
+    space
+        .add_bitmap(&bitmap[13..], 13 * 8, BLOCKS - 13 * 8)
+        .unwrap();
     space.add_bitmap(&bitmap[..13], 0, 13 * 8).unwrap();
     let mut reserved = 0u64;
     check_space(&mut space, &free, reserved, "after load");

@@ -101,7 +101,9 @@ fn open_target(path: &Path, size: Option<u64>) -> Result<(FileDisk, u64), String
     match fs::metadata(path) {
         Ok(meta) if meta.file_type().is_block_device() => {
             if size.is_some() {
-                return Err(format!("{shown}: -s applies to image files, not block devices"));
+                return Err(format!(
+                    "{shown}: -s applies to image files, not block devices"
+                ));
             }
         }
         Ok(meta) if meta.is_file() => {
@@ -116,7 +118,9 @@ fn open_target(path: &Path, size: Option<u64>) -> Result<(FileDisk, u64), String
         Ok(_) => return Err(format!("{shown}: not a block device or a regular file")),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let Some(bytes) = size else {
-                return Err(format!("{shown}: does not exist (use -s SIZE to create an image file)"));
+                return Err(format!(
+                    "{shown}: does not exist (use -s SIZE to create an image file)"
+                ));
             };
             let f = OpenOptions::new().write(true).create_new(true).open(path);
             f.and_then(|f| f.set_len(bytes))

@@ -158,7 +158,7 @@ impl ImageBuilder {
 
     /// Gives inode `ino` the extents `extents`, writing its extent chain
     /// (reusing, allocating or freeing chain blocks). Marks the extents'
-    /// blocks used where they are on the device.
+    /// blocks used when they are inside the data area, as fsck expects.
     pub fn set_extents(&mut self, ino: u32, extents: &[Extent]) {
         let mut chain = self.chains.remove(&ino).unwrap_or_default();
         let need = usize::try_from(chain_blocks_needed(extents.len() as u64)).expect("count");
@@ -178,7 +178,9 @@ impl ImageBuilder {
             inode.set_extents(extents, head).expect("extent list");
         });
         for e in extents {
-            self.set_used(e.physical, e.len.into(), true);
+            if self.geo.in_data(e.physical, e.len.into()) {
+                self.set_used(e.physical, e.len.into(), true);
+            }
         }
         self.chains.insert(ino, chain);
     }
@@ -194,7 +196,14 @@ impl ImageBuilder {
     /// Creates an inode of mode `mode` named `name` in directory `parent`,
     /// of `size` bytes mapped by `extents`, with a correct link count (and
     /// the parent's). Returns its number.
-    pub fn create(&mut self, parent: u32, name: &str, mode: u16, size: u64, extents: &[Extent]) -> u32 {
+    pub fn create(
+        &mut self,
+        parent: u32,
+        name: &str,
+        mode: u16,
+        size: u64,
+        extents: &[Extent],
+    ) -> u32 {
         let ino = self.free_ino();
         let time = Timestamp {
             sec: TIME as i64,
@@ -256,7 +265,9 @@ impl ImageBuilder {
         };
         for e in self.extents(dir) {
             for b in e.physical..e.physical_end() {
-                if let Some(slot) = (0..DIRENTS_PER_BLOCK).find(|&s| dirent_is_free(self.block(b), s)) {
+                if let Some(slot) =
+                    (0..DIRENTS_PER_BLOCK).find(|&s| dirent_is_free(self.block(b), s))
+                {
                     encode_dirent(self.block_mut(b), slot, Some(&entry)).expect("valid entry");
                     return (b, slot);
                 }

@@ -15,9 +15,9 @@ use std::fmt;
 use std::io;
 
 use delafs::shared::format::{
-    check_dir_block_tail, decode_dirent, inode_slot, ChainBlock, Extent, ExtentChecker,
-    Geometry, Inode, Superblock, BITS_PER_BITMAP_BLOCK, BLOCK_SIZE,
-    DIRENTS_PER_BLOCK, INODES_PER_BLOCK, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
+    check_dir_block_tail, decode_dirent, inode_slot, ChainBlock, Extent, ExtentChecker, Geometry,
+    Inode, Superblock, BITS_PER_BITMAP_BLOCK, BLOCK_SIZE, DIRENTS_PER_BLOCK, INODES_PER_BLOCK,
+    ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
 
 use super::disk::{zeroed_block, Disk};
@@ -90,7 +90,10 @@ struct Bits(Vec<u64>);
 
 impl Bits {
     fn new(n: u64) -> Self {
-        Self(vec![0; usize::try_from(n.div_ceil(64)).expect("device size")])
+        Self(vec![
+            0;
+            usize::try_from(n.div_ceil(64)).expect("device size")
+        ])
     }
 
     fn get(&self, i: u64) -> bool {
@@ -250,19 +253,25 @@ impl Checker<'_> {
                 }
             }
         }
-        self.report
-            .notes
-            .push(format!("inodes: {} in use, {} corrupt", self.inodes.len(), self.bad.len()));
+        self.report.notes.push(format!(
+            "inodes: {} in use, {} corrupt",
+            self.inodes.len(),
+            self.bad.len()
+        ));
         match self.inodes.get(&ROOT_INO) {
             None if self.bad.contains(&ROOT_INO) => {}
             None => self.problem(format!("root inode {ROOT_INO} is free")),
             Some(root) if !root.inode.is_dir() => {
                 let kind = kind_str(root.inode.mode);
-                self.problem(format!("root inode {ROOT_INO} is a {kind}, not a directory"));
+                self.problem(format!(
+                    "root inode {ROOT_INO} is a {kind}, not a directory"
+                ));
             }
             Some(root) if root.inode.parent != ROOT_INO => {
                 let parent = root.inode.parent;
-                self.problem(format!("root directory: parent is {parent}, should be {ROOT_INO}"));
+                self.problem(format!(
+                    "root directory: parent is {parent}, should be {ROOT_INO}"
+                ));
             }
             Some(_) => {}
         }
@@ -281,11 +290,15 @@ impl Checker<'_> {
     ) -> bool {
         let result = checker.check(&e);
         if let Err(err) = result {
-            self.problem(format!("inode {ino}: extent {index} ({}): {err}", extent_str(&e)));
+            self.problem(format!(
+                "inode {ino}: extent {index} ({}): {err}",
+                extent_str(&e)
+            ));
         }
         // Blocks an out-of-order extent points at are still referenced.
         if self.geo.in_data(e.physical, e.len.into()) {
-            self.claims.push((Owner::Data(ino), e.physical, e.len.into()));
+            self.claims
+                .push((Owner::Data(ino), e.physical, e.len.into()));
             if result.is_ok() {
                 kept.push(e);
             }
@@ -306,7 +319,15 @@ impl Checker<'_> {
         let mut next = inode.extent_chain;
         let mut index = inode.inline_extents().len();
         let mut block = zeroed_block();
+        let mut visited = HashSet::new();
         while next != 0 {
+            if !visited.insert(next) {
+                self.problem(format!(
+                    "inode {ino}: extent chain loops back to block {next}"
+                ));
+                ok = false;
+                break;
+            }
             if remaining == 0 {
                 self.problem(format!(
                     "inode {ino}: extent chain continues at block {next} past extent_count {}",
@@ -330,6 +351,10 @@ impl Checker<'_> {
                     break;
                 }
             };
+            for e in chain.extents() {
+                ok &= self.check_extent(ino, index, e, &mut checker, &mut extents);
+                index += 1;
+            }
             if u64::from(chain.count) > remaining {
                 self.problem(format!(
                     "inode {ino}: extent chain holds more extents than extent_count {}",
@@ -339,10 +364,6 @@ impl Checker<'_> {
                 break;
             }
             remaining -= u64::from(chain.count);
-            for e in chain.extents() {
-                ok &= self.check_extent(ino, index, e, &mut checker, &mut extents);
-                index += 1;
-            }
             next = chain.next;
         }
         if ok && remaining != 0 {
@@ -356,7 +377,11 @@ impl Checker<'_> {
         let mapped: u64 = extents.iter().map(|e| u64::from(e.len)).sum();
         let bs = BLOCK_SIZE as u64;
         if inode.is_dir() {
-            if ok && (inode.size % bs != 0 || inode.size / bs != mapped || checker.logical_end() != mapped) {
+            if ok
+                && (inode.size % bs != 0
+                    || inode.size / bs != mapped
+                    || checker.logical_end() != mapped)
+            {
                 self.problem(format!(
                     "directory {ino}: size {} does not match its {mapped} mapped blocks",
                     inode.size
@@ -401,9 +426,9 @@ impl Checker<'_> {
         for (i, &(s, e)) in runs.0.iter().enumerate() {
             if i == MAX_DUP_REPORTS {
                 let more = runs.0.len() - i;
-                self.report
-                    .problems
-                    .push(format!("... and {more} more ranges of blocks used more than once"));
+                self.report.problems.push(format!(
+                    "... and {more} more ranges of blocks used more than once"
+                ));
                 break;
             }
             let mut owners: Vec<String> = Vec::new();
@@ -415,7 +440,11 @@ impl Checker<'_> {
                     }
                 }
             }
-            let msg = format!("{} used more than once: by {}", blocks(s, e), owners.join(", "));
+            let msg = format!(
+                "{} used more than once: by {}",
+                blocks(s, e),
+                owners.join(", ")
+            );
             self.report.problems.push(msg);
         }
 
@@ -426,7 +455,8 @@ impl Checker<'_> {
         let mut tail_clear = false;
         let mut block = zeroed_block();
         for i in 0..self.geo.bitmap_blocks {
-            self.disk.read_block(self.geo.bitmap_start + i, &mut block)?;
+            self.disk
+                .read_block(self.geo.bitmap_start + i, &mut block)?;
             let first = i * BITS_PER_BITMAP_BLOCK;
             for (byte_index, &byte) in block.iter().enumerate() {
                 let base = first + byte_index as u64 * 8;
@@ -444,13 +474,18 @@ impl Checker<'_> {
             }
         }
         for &(s, e) in &leaked.0 {
-            self.problem(format!("bitmap: {} marked in use but not used by anything (leaked)", blocks(s, e)));
+            self.problem(format!(
+                "bitmap: {} marked in use but not used by anything (leaked)",
+                blocks(s, e)
+            ));
         }
         for &(s, e) in &unmarked.0 {
             self.problem(format!("bitmap: {} in use but marked free", blocks(s, e)));
         }
         if tail_clear {
-            self.problem(format!("bitmap: bits for blocks past the end ({total}) are not all set"));
+            self.problem(format!(
+                "bitmap: bits for blocks past the end ({total}) are not all set"
+            ));
         }
         self.report.notes.push(format!(
             "blocks: {} claims, {} blocks in use",
@@ -489,7 +524,13 @@ impl Checker<'_> {
                                     self.problem(format!("{where_}: duplicate name {name}"));
                                     continue;
                                 }
-                                self.check_entry(&where_, dir, entry.name, entry.ino, entry.file_type);
+                                self.check_entry(
+                                    &where_,
+                                    dir,
+                                    entry.name,
+                                    entry.ino,
+                                    entry.file_type,
+                                );
                             }
                         }
                     }
@@ -505,7 +546,9 @@ impl Checker<'_> {
     fn check_entry(&mut self, where_: &str, dir: u32, name: &[u8], ino: u32, file_type: u8) {
         let shown = name_str(name);
         if !self.geo.valid_ino(ino.into()) {
-            self.problem(format!("{where_}: {shown} refers to inode {ino}, out of range"));
+            self.problem(format!(
+                "{where_}: {shown} refers to inode {ino}, out of range"
+            ));
             return;
         }
         if self.bad.contains(&ino) {

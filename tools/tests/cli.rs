@@ -1,0 +1,314 @@
+//! The `mkfs-delafs` and `fsck-delafs` binaries: arguments, messages and
+//! exit codes, on image files in a scratch directory.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use delafs::shared::format::{Extent, Superblock, BLOCK_SIZE, DIRENT_SIZE};
+
+#[path = "../src/host/mod.rs"]
+pub mod host;
+
+use host::builder::{ImageBuilder, ROOT};
+use host::disk::{Disk, FileDisk};
+
+const MKFS: &str = env!("CARGO_BIN_EXE_mkfs-delafs");
+const FSCK: &str = env!("CARGO_BIN_EXE_fsck-delafs");
+
+/// A scratch directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("delafs-cli-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(bin: &str, args: &[&str]) -> Output {
+    Command::new(bin).args(args).output().expect("run binary")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn superblock(path: &Path) -> Superblock {
+    let mut disk = FileDisk::open(path, false).unwrap();
+    let mut block = [0u8; BLOCK_SIZE];
+    disk.read_block(0, &mut block).unwrap();
+    Superblock::decode(&block, disk.blocks()).unwrap()
+}
+
+#[test]
+fn mkfs_then_fsck_is_clean() {
+    let dir = Scratch::new("clean");
+    let img = dir.path("fs.img");
+    let img_s = img.to_str().unwrap();
+    let out = run(MKFS, &["-s", "8M", img_s]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("2048 blocks of 4096 bytes (8 MiB), 512 inodes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("inode table  blocks 2..34 (32 blocks)"),
+        "{text}"
+    );
+    assert!(text.contains("free blocks  2014"), "{text}");
+    assert_eq!(fs::metadata(&img).unwrap().len(), 8 << 20);
+
+    let out = run(FSCK, &["-n", img_s]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{img_s}: clean, 0 files, 1 directories, 34/2048 blocks used, 2014 free\n")
+    );
+    let out = run(FSCK, &["-v", img_s]);
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).contains("superblock: 2048 blocks, 512 inodes"));
+}
+
+#[test]
+fn mkfs_options() {
+    let dir = Scratch::new("options");
+    let img = dir.path("fs.img");
+    let img_s = img.to_str().unwrap();
+    // An existing file keeps its size; -N rounds up to whole table blocks.
+    fs::write(&img, vec![0xAAu8; 300 * BLOCK_SIZE + 100]).unwrap();
+    let out = run(MKFS, &["-q", "-N", "100", img_s]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    let sb = superblock(&img);
+    assert_eq!(sb.geometry.total_blocks, 300);
+    assert_eq!(sb.geometry.inode_count, 112);
+    assert_eq!(code(&run(FSCK, &[img_s])), 0);
+
+    // -s larger than the file extends it.
+    let out = run(MKFS, &["-q", "-s", "2048K", img_s]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(superblock(&img).geometry.total_blocks, 512);
+    assert_eq!(superblock(&img).geometry.inode_count, 128);
+
+    // An impossible inode count, bad arguments.
+    let out = run(MKFS, &["-N", "100000", img_s]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("inode table too large"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(code(&run(MKFS, &["-x", img_s])), 16);
+    assert_eq!(code(&run(MKFS, &["-s", "lots", img_s])), 16);
+    assert_eq!(code(&run(MKFS, &[])), 16);
+    assert_eq!(code(&run(MKFS, &["-h"])), 0);
+}
+
+#[test]
+fn mkfs_refuses_small_targets() {
+    let dir = Scratch::new("small");
+    let img = dir.path("small.img");
+    let img_s = img.to_str().unwrap();
+    let out = run(MKFS, &["-s", "255K", img_s]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("too small: 63 blocks"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!img.exists(), "a refused -s created the file");
+
+    fs::write(&img, vec![0u8; 63 * BLOCK_SIZE + 4095]).unwrap();
+    let out = run(MKFS, &[img_s]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("too small"), "{}", stderr(&out));
+    assert!(
+        fs::read(&img).unwrap().iter().all(|&b| b == 0),
+        "refused mkfs wrote"
+    );
+
+    fs::write(&img, vec![0u8; 64 * BLOCK_SIZE]).unwrap();
+    assert_eq!(code(&run(MKFS, &["-q", img_s])), 0);
+    assert_eq!(code(&run(FSCK, &[img_s])), 0);
+
+    let out = run(MKFS, &[dir.path("missing.img").to_str().unwrap()]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    let out = run(MKFS, &[dir.0.to_str().unwrap()]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("not a block device or a regular file"));
+}
+
+#[test]
+fn fsck_usage_and_operational_errors() {
+    let dir = Scratch::new("usage");
+    assert_eq!(code(&run(FSCK, &[])), 16);
+    assert_eq!(code(&run(FSCK, &["-y", "x.img"])), 16);
+    assert_eq!(code(&run(FSCK, &["a.img", "b.img"])), 16);
+    let out = run(FSCK, &[dir.path("missing.img").to_str().unwrap()]);
+    assert_eq!(code(&out), 8);
+    assert!(stderr(&out).contains("cannot open"), "{}", stderr(&out));
+    // A directory cannot be read as an image.
+    assert_eq!(code(&run(FSCK, &[dir.0.to_str().unwrap()])), 8);
+}
+
+#[test]
+fn fsck_refuses_bad_superblocks() {
+    let dir = Scratch::new("sb");
+    let img = dir.path("fs.img");
+    let img_s = img.to_str().unwrap();
+    let b = ImageBuilder::new(256, 64);
+    type Corrupt = fn(&mut Vec<u8>);
+    let cases: [(&str, Corrupt, &str); 5] = [
+        (
+            "zeroed",
+            |d| d[..BLOCK_SIZE].fill(0),
+            "not a delafs filesystem",
+        ),
+        ("other magic", |d| d[0] = b'X', "not a delafs filesystem"),
+        ("version", |d| d[8] = 9, "unsupported format version 9"),
+        (
+            "checksum",
+            |d| d[BLOCK_SIZE - 2] ^= 1,
+            "superblock checksum mismatch",
+        ),
+        (
+            "truncated",
+            |d| d.truncate(255 * BLOCK_SIZE),
+            "filesystem larger than its device",
+        ),
+    ];
+    for (what, corrupt, message) in cases {
+        let mut data = b.disk.data.clone();
+        corrupt(&mut data);
+        fs::write(&img, &data).unwrap();
+        let out = run(FSCK, &[img_s]);
+        assert_eq!(code(&out), 4, "{what}");
+        let text = stdout(&out);
+        assert!(
+            text.starts_with(&format!("superblock: {message}")),
+            "{what}: {text}"
+        );
+        assert!(
+            text.ends_with("1 problem, superblock refused\n"),
+            "{what}: {text}"
+        );
+    }
+}
+
+/// Each injected corruption makes fsck exit 4 and name the problem.
+#[test]
+fn fsck_finds_injected_corruption() {
+    let dir = Scratch::new("corrupt");
+    let img = dir.path("fs.img");
+    let img_s = img.to_str().unwrap();
+
+    fn base() -> (ImageBuilder, u32, u32) {
+        let mut b = ImageBuilder::new(512, 64);
+        let e = b.data_extent(0, 4);
+        let file = b.create_file(ROOT, "file", 4 * 4096, &[e]);
+        let sub = b.create_dir(ROOT, "sub");
+        b.create_file(sub, "other", 0, &[]);
+        (b, file, sub)
+    }
+    type Inject = fn(&mut ImageBuilder, u32, u32);
+    let cases: [(&str, Inject, &str); 8] = [
+        ("clean", |_, _, _| {}, ""),
+        (
+            "block claimed by two files",
+            |b, file, _| {
+                let e = b.extents(file)[0];
+                b.create_file(ROOT, "twin", 4096, &[Extent { len: 1, ..e }]);
+            },
+            "used more than once",
+        ),
+        (
+            "leaked bitmap bit",
+            |b, _, _| {
+                b.alloc(3);
+            },
+            "(leaked)",
+        ),
+        (
+            "used block marked free",
+            |b, file, _| {
+                let e = b.extents(file)[0];
+                b.set_used(e.physical + 1, 1, false);
+            },
+            "in use but marked free",
+        ),
+        (
+            "bad directory entry",
+            |b, _, sub| {
+                let (block, slot) = b.find_entry(sub, "other").unwrap();
+                b.block_mut(block)[slot * DIRENT_SIZE + 4] = 0;
+            },
+            "invalid name length",
+        ),
+        (
+            "wrong nlink",
+            |b, file, _| b.update_inode(file, |i| i.nlink = 5),
+            "nlink is 5",
+        ),
+        (
+            "extent outside the device",
+            |b, _, _| {
+                b.create_file(
+                    ROOT,
+                    "far",
+                    4096,
+                    &[Extent {
+                        logical: 0,
+                        len: 1,
+                        physical: 1 << 40,
+                    }],
+                );
+            },
+            "extent outside the data area",
+        ),
+        (
+            "bad inode checksum",
+            |b, file, _| b.inode_bytes_mut(file)[40] ^= 4,
+            "checksum mismatch",
+        ),
+    ];
+    for (what, inject, needle) in cases {
+        let (mut b, file, sub) = base();
+        inject(&mut b, file, sub);
+        b.save(&img).unwrap();
+        let out = run(FSCK, &["-n", img_s]);
+        let text = stdout(&out);
+        if needle.is_empty() {
+            assert_eq!(code(&out), 0, "{what}: {text}");
+            continue;
+        }
+        assert_eq!(code(&out), 4, "{what}: {text}");
+        assert!(text.contains(needle), "{what}: {text}");
+        assert!(
+            text.lines().last().unwrap().contains("problem"),
+            "{what}: {text}"
+        );
+    }
+}
