@@ -32,8 +32,14 @@ endif
 
 all: modules
 
+# kbuild's command lines are relative to the kernel tree, so objects built
+# against another tree look up to date: clean when the tree changes.
 modules:
-	@kdir=$(KDIR_CMD) && $(MAKE) -C "$$kdir" M=$(CURDIR) $(if $(CLIPPY),CLIPPY=$(CLIPPY)) modules
+	@kdir=$(KDIR_CMD) && \
+	if [ "$$(cat .kdir 2>/dev/null)" != "$$kdir" ]; then \
+		$(MAKE) -s -C "$$kdir" M=$(CURDIR) clean && echo "$$kdir" >.kdir; \
+	fi && \
+	$(MAKE) -C "$$kdir" M=$(CURDIR) $(if $(CLIPPY),CLIPPY=$(CLIPPY)) modules
 
 setup:
 	@$(CURDIR)/scripts/setup.sh

@@ -19,6 +19,7 @@ mod dir;
 mod disk;
 mod file;
 mod inode;
+pub(crate) mod knobs;
 mod mount;
 mod rbmap;
 pub(crate) mod release;

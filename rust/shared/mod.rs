@@ -14,10 +14,12 @@
 //! - [`format`]: the on-disk format, its documentation, encoders and decoders;
 //! - [`extent_map`]: a file's block map with delayed allocation;
 //! - [`space`]: the free-space allocator with delalloc reservations;
-//! - [`release`]: the delalloc release loop run after short writes.
+//! - [`release`]: the delalloc release loop run after short writes;
+//! - [`knob`]: parsing what users write to the debugfs knobs.
 
 pub mod crc32c;
 pub mod extent_map;
 pub mod format;
+pub mod knob;
 pub mod release;
 pub mod space;

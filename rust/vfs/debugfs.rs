@@ -6,16 +6,29 @@ use core::ffi::c_void;
 use core::fmt;
 
 use kernel::bindings;
-use kernel::error::{code::ENOSPC, from_result, Result};
+use kernel::error::{code::EINVAL, code::ENOSPC, from_result, Result};
 use kernel::ffi::c_char;
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::types::Opaque;
+use kernel::uaccess::UserSlice;
 
 use super::from_err_ptr;
 
-/// Formats the contents of a read-only file.
+/// Formats the contents of a file at each read.
 pub(crate) type ShowFn = fn(&mut Text) -> Result;
+/// Takes what a user wrote (at most [`MAX_WRITE`] bytes); an error leaves
+/// the state as it was and is returned to the writer.
+pub(crate) type StoreFn = fn(&[u8]) -> Result;
+
+/// The longest write a file accepts.
+pub(crate) const MAX_WRITE: usize = 64;
+
+/// A debugfs file: how to read it and, for knobs, how to write it.
+pub(crate) struct FileSpec {
+    pub(crate) show: ShowFn,
+    pub(crate) store: Option<StoreFn>,
+}
 
 /// The text of a read-only file: small and on the stack, so reads never
 /// allocate.
@@ -49,7 +62,7 @@ impl fmt::Write for Text {
     }
 }
 
-/// `file_operations` for read-only text files, shared by all of them.
+/// `file_operations` of every file, shared by all of them.
 ///
 /// Static because debugfs keeps using the operations (and their owner, which
 /// pins the module) for as long as a file is open, even after removal.
@@ -95,6 +108,7 @@ impl Dir {
             (*fops).owner = module.as_ptr();
             (*fops).open = Some(bindings::simple_open);
             (*fops).read = Some(text_read);
+            (*fops).write = Some(text_write);
             (*fops).llseek = Some(bindings::default_llseek);
         }
         // SAFETY: `name` is a valid NUL-terminated string; a null parent means
@@ -106,19 +120,19 @@ impl Dir {
         Ok(Self { dentry })
     }
 
-    /// Creates a read-only (0444) file whose contents `show` formats at each
-    /// read.
-    pub(crate) fn read_only_file(&self, name: &CStr, show: ShowFn) -> Result {
+    /// Creates a file: 0444 if it has no `store`, 0644 otherwise.
+    pub(crate) fn file(&self, name: &CStr, spec: &'static FileSpec) -> Result {
+        let mode = if spec.store.is_some() { 0o644 } else { 0o444 };
         // SAFETY: `self.dentry` is valid by the type invariant, `name` is
         // NUL-terminated, and `TEXT_FOPS` is static and initialised by
-        // `Dir::new`. debugfs stores `show` as `i_private`; `text_read` turns
-        // it back into a `ShowFn`.
+        // `Dir::new`. debugfs stores `spec`, which is static, as `i_private`;
+        // the trampolines turn it back into a `&FileSpec`.
         from_err_ptr(unsafe {
             bindings::debugfs_create_file(
                 name.as_char_ptr(),
-                0o444,
+                mode,
                 self.dentry,
-                show as *mut c_void,
+                (spec as *const FileSpec).cast_mut().cast::<c_void>(),
                 TEXT_FOPS.0.get(),
             )
         })?;
@@ -134,12 +148,45 @@ impl Drop for Dir {
     }
 }
 
+/// The spec a file was created with.
+fn file_spec(file: *mut bindings::file) -> &'static FileSpec {
+    // SAFETY: `simple_open` copied the inode's `i_private` into
+    // `private_data`, and `Dir::file` stored a `&'static FileSpec` there.
+    unsafe { &*(*file).private_data.cast::<FileSpec>() }
+}
+
+/// `file_operations::write`: the whole write goes to `store` at once.
+///
+/// # Safety
+///
+/// Called by the VFS with the arguments of `file_operations::write` for a
+/// file created by [`Dir::file`].
+unsafe extern "C" fn text_write(
+    file: *mut bindings::file,
+    buf: *const c_char,
+    count: usize,
+    _ppos: *mut bindings::loff_t,
+) -> isize {
+    from_result(|| {
+        let store = file_spec(file).store.ok_or(EINVAL)?;
+        if count > MAX_WRITE {
+            return Err(EINVAL);
+        }
+        let mut bytes = [0u8; MAX_WRITE];
+        UserSlice::new(buf as usize, count)
+            .reader()
+            .read_slice(&mut bytes[..count])?;
+        store(&bytes[..count])?;
+        Ok(count as isize)
+    })
+}
+
 /// `file_operations::read` of the text files.
 ///
 /// # Safety
 ///
 /// Called by the VFS with the arguments of `file_operations::read` for a file
-/// created by [`Dir::read_only_file`].
+/// created by [`Dir::file`].
 unsafe extern "C" fn text_read(
     file: *mut bindings::file,
     buf: *mut c_char,
@@ -147,11 +194,9 @@ unsafe extern "C" fn text_read(
     ppos: *mut bindings::loff_t,
 ) -> isize {
     from_result(|| {
-        // SAFETY: `simple_open` copied the inode's `i_private` into
-        // `private_data`, and `read_only_file` stored a `ShowFn` there.
-        let show: ShowFn = unsafe { core::mem::transmute((*file).private_data) };
+        let spec = file_spec(file);
         let mut text = Text::new();
-        show(&mut text).map_err(|_| ENOSPC)?;
+        (spec.show)(&mut text).map_err(|_| ENOSPC)?;
         let bytes = text.as_bytes();
         // SAFETY: `buf` is a user pointer with room for `count` bytes and
         // `ppos` is valid, both as the VFS passes them; `bytes` is a valid
