@@ -191,6 +191,17 @@ pub(super) fn map_blocks(inode: &DInode, offset: i64) -> Result<Mapping> {
     }
 }
 
+/// Before a write past EOF: the rest of the EOF block may hold bytes an mmap
+/// write left past EOF; they must read as zeros once the file grows over
+/// them (as xfs_file_write_zero_eof() does).
+pub(super) fn prepare_write(inode: &DInode, pos: i64) -> Result {
+    let size = inode.size();
+    if pos > size && size % BS != 0 {
+        zero_range(inode, size, pos.min(round_up(size)) - size)?;
+    }
+    Ok(())
+}
+
 pub(super) fn dio_write_done(inode: &DInode, offset: i64, size: isize) -> Result {
     let end = offset + size as i64;
     if size > 0 && end > inode.size() {

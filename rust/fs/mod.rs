@@ -150,6 +150,10 @@ impl FileSystem for Delafs {
         file::map_blocks(inode, offset)
     }
 
+    fn prepare_write(inode: &Inode<Self>, pos: i64) -> Result {
+        file::prepare_write(inode, pos)
+    }
+
     fn dio_write_done(inode: &Inode<Self>, offset: i64, size: isize) -> Result {
         file::dio_write_done(inode, offset, size)
     }

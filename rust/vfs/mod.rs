@@ -156,6 +156,9 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     ) -> Result;
     /// Writeback: the blocks under `offset`, allocating delalloc ones.
     fn map_blocks(inode: &Inode<Self>, offset: i64) -> Result<Mapping>;
+    /// A write at `pos` is about to start (inode locked, checks done): the
+    /// place to zero what lies between EOF and `pos`.
+    fn prepare_write(inode: &Inode<Self>, pos: i64) -> Result;
     /// A direct write of `size` bytes at `offset` completed.
     fn dio_write_done(inode: &Inode<Self>, offset: i64, size: isize) -> Result;
     /// truncate(2) to `size`.

@@ -605,6 +605,8 @@ unsafe extern "C" fn write_iter<T: FileSystem>(
             }
             // SAFETY: valid file.
             to_result(unsafe { bindings::file_modified((*iocb).ki_filp) })?;
+            // SAFETY: valid `iocb`; the position is final after the checks.
+            T::prepare_write(inode, unsafe { (*iocb).ki_pos })?;
             if iocb_is_direct(iocb) {
                 // SAFETY: valid arguments; static ops.
                 to_count(unsafe {

@@ -3,7 +3,8 @@
  * A data-integrity exerciser in the spirit of fstests' fsx: random buffered
  * and direct writes and reads, mmap writes and reads, truncates, hole
  * punches, fsyncs, page cache drops and unmount/mount checkpoints on one
- * file, checked against an in-memory copy after every read. Seeded, so a
+ * file, checked against an in-memory copy after every read, and writes
+ * from user buffers that fault part-way (short writes). Seeded, so a
  * failure reproduces with the same arguments.
  *
  *   fsx -d DEVICE -m MOUNTPOINT [-t FSTYPE] [-s SEED] [-n OPS] [-l MAXLEN]
@@ -19,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -138,6 +140,44 @@ static void op_write(void)
 	memcpy(model + off, buf, len);
 	if (off + len > size)
 		size = off + len;
+}
+
+/*
+ * A buffered writev() whose user buffer faults part-way: the write comes up
+ * short (the delalloc release loop runs), or fails with EFAULT if nothing
+ * could be copied. Only the bytes the kernel reports written change.
+ */
+static unsigned char *fault_buf;
+
+static void op_fault_write(void)
+{
+	long off = rnd_below(maxlen), len = 1 + rnd_below(maxlen / 4);
+	long valid = rnd_below(4) * BLK;
+	struct iovec iov;
+	ssize_t ret;
+
+	if (off + len > maxlen)
+		len = maxlen - off;
+	if (valid > len)
+		valid = len / BLK * BLK;
+	/* fault_buf: BLK * 4 readable bytes, then PROT_NONE up to maxlen. */
+	fill_random(fault_buf + 4 * BLK - valid, valid);
+	iov.iov_base = fault_buf + 4 * BLK - valid;
+	iov.iov_len = len;
+	logop("fault_write %ld+%ld valid %ld", off, len, valid);
+	ret = pwritev(fd, &iov, 1, off);
+	if (ret < 0) {
+		if (errno != EFAULT || valid)
+			die("fault_write: %s", strerror(errno));
+		return;
+	}
+	if (ret > valid)
+		die("fault_write wrote %zd bytes, only %ld were readable", ret, valid);
+	if (off > size && ret)
+		memset(model + size, 0, off - size);
+	memcpy(model + off, iov.iov_base, ret);
+	if (ret && off + ret > size)
+		size = off + ret;
 }
 
 static void op_read(void)
@@ -332,6 +372,10 @@ int main(int argc, char **argv)
 		ksft_exit_fail_msg("need -d DEV -m MNT and -l >= 16384\n");
 
 	rng_state = seed ? seed : 1;
+	fault_buf = mmap(NULL, maxlen + 4 * BLK, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fault_buf == MAP_FAILED || mprotect(fault_buf + 4 * BLK, maxlen, PROT_NONE))
+		ksft_exit_fail_msg("fault buffer: %s\n", strerror(errno));
 	model = calloc(1, maxlen);
 	buf = malloc(maxlen);
 	if (posix_memalign((void **)&dbuf, BLK, maxlen) || !model || !buf)
@@ -345,7 +389,7 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < ops; i++) {
 		op_no = i;
-		switch (rnd_below(use_direct ? 12 : 10)) {
+		switch (rnd_below(use_direct ? 13 : 11)) {
 		case 0: case 1: op_write(); break;
 		case 2: case 3: op_read(); break;
 		case 4: op_truncate(); break;
@@ -354,8 +398,9 @@ int main(int argc, char **argv)
 		case 7: op_punch(); break;
 		case 8: op_fsync(); break;
 		case 9: if (rnd_below(8) == 0) drop_caches(); else op_read(); break;
-		case 10: op_dio_write(); break;
-		case 11: op_dio_read(); break;
+		case 10: op_fault_write(); break;
+		case 11: op_dio_write(); break;
+		case 12: op_dio_read(); break;
 		}
 		if (every && (i + 1) % every == 0)
 			checkpoint();

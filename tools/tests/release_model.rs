@@ -344,7 +344,7 @@ impl PageCache for Model<'_> {
 }
 
 /// Runs `mode` on `case`; `Err` carries the panic of a model check (the
-/// call budget, the trait's contracts).
+/// call budget, the trait's contracts) or a folio left locked.
 fn run_with(mut model: Model<'_>, mode: Mode) -> Result<Run, String> {
     let case = model.case;
     let result = catch_unwind(AssertUnwindSafe(|| {
@@ -358,6 +358,7 @@ fn run_with(mut model: Model<'_>, mode: Mode) -> Result<Run, String> {
         )
     }));
     match result {
+        Ok(_) if model.lock.get().is_some() => Err("returned with a folio locked".into()),
         Ok(outcome) => {
             let mut run = model.run;
             run.outcome = outcome;
@@ -501,7 +502,8 @@ fn describe(case: &Case, runs: &[&Result<Run, String>]) -> String {
 /// - At most [`MAX_EVICTIONS`] evictions per run. Two cover every shape of
 ///   interference the loop has to handle: one race; a race and then an
 ///   eviction under the scan; two races in a row, including the fixed
-///   loop's retry racing again. A third only repeats them.
+///   loop's retry racing again. A third only repeats them (with 3 the
+///   test also passes: 1.9 million schedules in about 4 s instead of 1 s).
 struct Explorer {
     prefix: Vec<usize>,
     /// (choice, number of choices) at each choice point met.
