@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# The main job (`make demo`): set up the host, build the kernel and the module,
-# boot the i440FX guest and show delafs loaded there.
+# The main job (`make demo`): set up, build, boot the i440FX guest, run the
+# December 2023 race with both triggers in legacy then fixed mode, print a
+# table and the first WARN, and plot the race hit rate against the injected
+# delay.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 out=$top/build/results/demo
+rm -rf "$out"
 mkdir -p "$out"
+trials=${DEMO_TRIALS:-20}
 
 scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 kdir=$(scripts/kernel.sh)
-make -s -C "$kdir" M="$top" modules
+make -s modules
+cargo build --release --quiet
+scripts/build-selftests.sh "$kdir" "$top/build/kselftest" >/dev/null
+truncate -s 256M "$out/scratch.img"
 
-qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$out" --timeout 300 \
-	-- bash "$top/scripts/guest-demo.sh" "$top/delafs.ko"
+qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$out" --timeout 1800 \
+	--disk "$out/scratch.img" -- bash "$top/scripts/guest-demo.sh" "$top/build/kselftest/delafs" "$trials"
+
+python3 scripts/race-report.py "$out"
+echo
 echo "guest kernel log: $out/console.log"

@@ -137,12 +137,17 @@ fn warn_empty_data_range() {
 }
 
 /// Gives back the delalloc reservations over `[start, start + len)` bytes;
-/// real blocks stay. The range is block aligned (the loop works on whole
-/// folios, and folios are blocks).
+/// real blocks stay. Only whole blocks are punched: the loop's ranges are
+/// folio (= block) aligned except where it stopped at an EOF inside a dirty
+/// folio, and that block must keep its reservation (rounding the start down,
+/// as XFS's punch does, would take it).
 pub(crate) fn punch_delalloc(inode: &DInode, start: i64, len: i64) {
     let bs = BLOCK_SIZE as i64;
-    let first = (start / bs) as u64;
+    let first = ((start + bs - 1) / bs) as u64;
     let end = ((start + len + bs - 1) / bs) as u64;
+    if first >= end {
+        return;
+    }
     let mut state = lock_state(inode);
     let mut freed = 0u64;
     let ret = state

@@ -32,7 +32,7 @@
  *   SUMMARY trigger=T mode=M delay_us=D trials=N race_trials=R races=R
  *     warnings=W verified=V first_race_ms=F elapsed_s=E
  */
-#define _GNU_SOURCE
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libaio.h>
@@ -173,19 +173,20 @@ static void *evictor(void *arg)
 	if (trigger == DIO) {
 		if (io_setup(1, &ctx))
 			die("io_setup");
-		if (posix_memalign(&zeros, 4096, FILE_SIZE / 2))
+		if (posix_memalign(&zeros, 4096, FILE_SIZE))
 			die("posix_memalign");
-		memset(zeros, 0, FILE_SIZE / 2);
+		memset(zeros, 0, FILE_SIZE);
 		dfd = open(path, O_RDWR | O_DIRECT);
 		if (dfd < 0)
 			die("open O_DIRECT");
 		/*
-		 * Zeros over the second half, where the file is a hole: the
-		 * contents do not change. Submission invalidates the range at
-		 * once; completion invalidates it again, without the inode
-		 * lock, while the writer may be in its release loop.
+		 * Zeros over everything after the block the writer writes, where
+		 * the file is a hole: the contents do not change. Submission
+		 * invalidates the range at once; completion invalidates it
+		 * again, without the inode lock, while the writer may be in its
+		 * release loop, whose first SEEK_DATA lands at WRITTEN.
 		 */
-		io_prep_pwrite(&cb, dfd, zeros, FILE_SIZE / 2, FILE_SIZE / 2);
+		io_prep_pwrite(&cb, dfd, zeros, FILE_SIZE - WRITTEN, WRITTEN);
 		if (io_submit(ctx, 1, cbs) != 1)
 			die("io_submit");
 	}
