@@ -132,10 +132,12 @@ pub(super) fn iomap_end(
     if kind != IoKind::BufferedWrite || mapping.kind != MappingKind::Delalloc || !mapping.new {
         return Ok(());
     }
+    // As iomap_last_written_block(): past the last block written to, or
+    // from the start of the first block if nothing was written.
     let start = if written > 0 {
         round_up(pos + written as i64)
     } else {
-        pos
+        pos / BS * BS
     };
     let end = round_up(pos + len);
     if start >= end {

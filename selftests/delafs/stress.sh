@@ -3,7 +3,8 @@
 #
 # The seed's workload: a concurrent stress in the spirit of fsstress +
 # drop_caches. Four fsx processes (buffered and faulting writev, hole reads,
-# mmap writes, truncates, fsync, O_DIRECT, punch; every read verified) run
+# mmap writes, truncates, fsync, O_DIRECT, punch; every read verified; two
+# with faulting writes, two with O_DIRECT) run
 # on their own files while a loop drops the page cache. In fixed mode, with
 # and without the injected delay, nothing warns and every byte checks out;
 # legacy mode must keep the data too. Figures (races, time to the first
@@ -28,8 +29,10 @@ stress() {
 	mkdir -p "$MNT/w"
 	for i in 1 2 3 4; do
 		mkdir -p "$MNT/w/$i"
+		# Two with faulting writes, two with O_DIRECT (fsx.c says why
+		# not both in one).
 		"$DIR/fsx" -d "$DEV" -m "$MNT/w/$i" -s "$i$delay" -n "$OPS" -c 0 -l 1048576 \
-			>/tmp/stress.$i.log 2>&1 &
+			$([ $i -le 2 ] && echo -D || echo -F) >/tmp/stress.$i.log 2>&1 &
 		pids+=($!)
 	done
 	(while :; do echo 1 >/proc/sys/vm/drop_caches; sleep 0.05; done) &
