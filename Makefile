@@ -12,6 +12,7 @@
 #   make check-debug    `make check` on the lockdep/DEBUG_VM kernel flavour
 #   make soak           `make check` with long runs (FSX_OPS, STRESS_SECS raised)
 #   make bench          delafs vs XFS vs ext4 throughput, as a table
+#   make hook-cost      the disarmed seek-delay hook against no hook
 #   make setup | kernel | selftests | clean
 #
 # Variables: KDIR (kernel tree), FLAVOUR=default|debug (lab kernel flavour),
@@ -28,7 +29,7 @@ else
 KDIR_CMD = $(KDIR)
 endif
 
-.PHONY: all modules setup kernel selftests check check-debug demo bench soak fmt fmtcheck clean
+.PHONY: all modules setup kernel selftests check check-debug demo bench hook-cost soak fmt fmtcheck clean
 
 all: modules
 
@@ -61,6 +62,9 @@ demo:
 
 bench:
 	@$(CURDIR)/scripts/bench.sh
+
+hook-cost:
+	@$(CURDIR)/scripts/hook-cost.sh
 
 soak:
 	@DELAFS_SOAK=1 $(CURDIR)/scripts/check.sh

@@ -95,6 +95,10 @@ impl PageCache for InodeCache<'_> {
         punch_delalloc(self.inode, start, len);
     }
 
+    #[cfg(delafs_no_delay_hook)]
+    fn between_seeks(&mut self, _data_start: i64) {}
+
+    #[cfg(not(delafs_no_delay_hook))]
     fn between_seeks(&mut self, _data_start: i64) {
         // Disarmed, this is one relaxed load and a branch.
         let delay = SEEK_DELAY_US.load(Ordering::Relaxed);

@@ -64,6 +64,7 @@ impl Drop for NoFs {
 }
 
 /// Sleeps for `us` microseconds (`fsleep()`: never busy-waits for long).
+#[cfg_attr(delafs_no_delay_hook, expect(dead_code))]
 pub(crate) fn sleep_us(us: u64) {
     // SAFETY: called from process context.
     unsafe { bindings::fsleep(us as _) };
