@@ -49,7 +49,8 @@ done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 printf '\n%-34s %10s %10s %10s %12s %12s\n' "benchmark ($mb MiB file)" delafs xfs ext4 "delafs/xfs" "delafs/ext4"
 row() {
-	local name=$1 -n arr=$2
+	local name=$1
+	local -n arr=$2
 	printf '%-34s %10s %10s %10s %12s %12s\n' "$name" "${arr[delafs]}" "${arr[xfs]}" "${arr[ext4]}" \
 		"$(ratio "${arr[delafs]}" "${arr[xfs]}")" "$(ratio "${arr[delafs]}" "${arr[ext4]}")"
 }
