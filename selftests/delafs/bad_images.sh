@@ -7,10 +7,8 @@ source "$(dirname "$0")"/lib.sh
 require_root_and_disk
 
 IMG=/tmp/bad.img
-# Rewrites superblock fields of $IMG: "offset:format:value"... (struct
-# formats), then fixes the checksum unless --keep-crc.
-patch_sb() {
-	python3 - "$IMG" "$@" <<'PY'
+# python3 with crc32c() defined: the checksum of every delafs structure.
+CRC32C_PY='
 import struct, sys
 def crc32c(data):
     crc = 0xffffffff
@@ -19,6 +17,12 @@ def crc32c(data):
         for _ in range(8):
             crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
     return crc ^ 0xffffffff
+'
+py() { python3 -c "$CRC32C_PY$(cat)" "$@"; }
+# Rewrites superblock fields of $IMG: "offset:format:value"... (struct
+# formats), then fixes the checksum unless --keep-crc.
+patch_sb() {
+	py "$IMG" "$@" <<'PY'
 path, edits = sys.argv[1], sys.argv[2:]
 keep = "--keep-crc" in edits
 with open(path, "r+b") as f:
@@ -90,15 +94,7 @@ try_mount "block size other than 4096" "wrong fs type\|Invalid argument" "block 
 # extent at 96) pointing past the end of the device, with a valid inode
 # checksum.
 fresh_image
-python3 - "$IMG" <<'PY'
-import struct, sys
-def crc32c(data):
-    crc = 0xffffffff
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xffffffff
+py "$IMG" <<'PY'
 with open(sys.argv[1], "r+b") as f:
     sb = f.read(4096)
     total, = struct.unpack_from("<Q", sb, 16)
