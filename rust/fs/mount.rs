@@ -64,8 +64,7 @@ impl Space {
 
     /// Reserves up to `want` blocks for delayed allocation; returns how many.
     pub(crate) fn reserve_up_to(&mut self, want: u64) -> Result<u64> {
-        let avail = self.free.free_blocks() - self.free.reserved();
-        let n = want.min(avail);
+        let n = want.min(self.free.available());
         if n == 0 {
             return Err(ENOSPC);
         }

@@ -9,7 +9,7 @@ use core::marker::PhantomData;
 
 use kernel::bindings;
 use kernel::error::{code::*, from_result, to_result, Result};
-use kernel::types::ARef;
+use kernel::types::{ARef, AlwaysRefCounted};
 
 use super::inode::{Inode, InodeKind, InodeWithData};
 use super::iomap::{to_count, writepages, IomapOps};
@@ -291,18 +291,36 @@ unsafe extern "C" fn link<T: FileSystem>(
             )
         };
         T::link(inode, dir_inode, name)?;
-        inode.inc_ref_for_dentry();
+        inode.inc_ref();
         // SAFETY: `d_instantiate` takes the reference we just took.
         unsafe { bindings::d_instantiate(dentry, inode.as_raw()) };
         Ok(0)
     })
 }
 
-impl<T: FileSystem> Inode<T> {
-    fn inc_ref_for_dentry(&self) {
-        // SAFETY: live inode.
-        unsafe { bindings::ihold(self.as_raw()) };
-    }
+/// Unlinks or removes the directory named by `dentry` in `dir`.
+///
+/// # Safety
+///
+/// VFS `unlink`/`rmdir` arguments: the dentry is positive, both inodes are
+/// locked.
+unsafe fn remove_common<T: FileSystem>(
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    remove: fn(&Inode<T>, &[u8], &Inode<T>) -> Result,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: guaranteed by the caller.
+        let (dir, name, inode) = unsafe {
+            (
+                Inode::<T>::from_raw(dir),
+                dentry_name(dentry),
+                dentry_inode::<T>(dentry),
+            )
+        };
+        remove(dir, name, inode)?;
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -312,18 +330,8 @@ unsafe extern "C" fn unlink<T: FileSystem>(
     dir: *mut bindings::inode,
     dentry: *mut bindings::dentry,
 ) -> c_int {
-    from_result(|| {
-        // SAFETY: VFS guarantees: dentry positive, both inodes locked.
-        let (dir, name, inode) = unsafe {
-            (
-                Inode::<T>::from_raw(dir),
-                dentry_name(dentry),
-                dentry_inode::<T>(dentry),
-            )
-        };
-        T::unlink(dir, name, inode)?;
-        Ok(0)
-    })
+    // SAFETY: forwarded.
+    unsafe { remove_common::<T>(dir, dentry, T::unlink) }
 }
 
 /// # Safety
@@ -333,18 +341,8 @@ unsafe extern "C" fn rmdir<T: FileSystem>(
     dir: *mut bindings::inode,
     dentry: *mut bindings::dentry,
 ) -> c_int {
-    from_result(|| {
-        // SAFETY: as in `unlink`.
-        let (dir, name, inode) = unsafe {
-            (
-                Inode::<T>::from_raw(dir),
-                dentry_name(dentry),
-                dentry_inode::<T>(dentry),
-            )
-        };
-        T::rmdir(dir, name, inode)?;
-        Ok(0)
-    })
+    // SAFETY: forwarded.
+    unsafe { remove_common::<T>(dir, dentry, T::rmdir) }
 }
 
 /// # Safety
