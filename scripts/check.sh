@@ -54,15 +54,19 @@ stage "guest kselftests"
 only=
 for t in ${DELAFS_TESTS:-}; do only+=" -t $t"; done
 # `make soak`: the same tests, run long.
-guest_env=(env FSX_OPS=3000 STRESS_SECS=15)
+guest_env=(env FSX_OPS=3000 STRESS_SECS=15 NATURAL_SECS=10)
 if [[ -n ${DELAFS_SOAK:-} ]]; then
-	guest_env=(env FSX_OPS=50000 STRESS_SECS=600 kselftest_override_timeout=7000)
+	# natural_race.sh: 4 runs of NATURAL_SECS (2 workloads x 2 filesystems).
+	guest_env=(env FSX_OPS=50000 STRESS_SECS=600 NATURAL_SECS=${NATURAL_SECS:-600}
+		kselftest_override_timeout=7000)
 fi
-# The scratch disk the filesystem tests mkfs and mount (/dev/vda).
-rm -f "$results/scratch.img"
+# The scratch disks the tests mkfs and mount: delafs (/dev/vda) and XFS
+# (/dev/vdb; mkfs.xfs wants at least 300 MiB).
+rm -f "$results/scratch.img" "$results/scratch-xfs.img"
 truncate -s 256M "$results/scratch.img"
+truncate -s 512M "$results/scratch-xfs.img"
 qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$results/guest" --timeout 7200 \
-	--disk "$results/scratch.img" \
+	--disk "$results/scratch.img" --disk "$results/scratch-xfs.img" \
 	-- "${guest_env[@]}" "$top/build/kselftest/run_kselftest.sh" $only | tee "$tap/kselftests.tap" || true
 # Kernel reports a test declared as expected (one regex a line).
 allow=()

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job (`make demo`): set up, build, boot the i440FX guest, run the
-# December 2023 race with both triggers in legacy then fixed mode, print a
-# table and the first WARN, and plot the race hit rate against the injected
-# delay.
+# December 2023 race on delafs and on XFS with both triggers in legacy then
+# fixed mode, print one table for both, the first WARN of each next to the
+# report's, and plot the race hit rate against the injected delay.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -18,9 +18,10 @@ make -s modules
 cargo build --release --quiet
 scripts/build-selftests.sh "$kdir" "$top/build/kselftest" >/dev/null
 truncate -s 256M "$out/scratch.img"
+truncate -s 512M "$out/scratch-xfs.img"
 
 qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$out" --timeout 1800 \
-	--disk "$out/scratch.img" -- bash "$top/scripts/guest-demo.sh" "$top/build/kselftest/delafs" "$trials"
+	--disk "$out/scratch.img" --disk "$out/scratch-xfs.img" -- bash "$top/scripts/guest-demo.sh" "$top/build/kselftest/delafs" "$trials"
 
 python3 scripts/race-report.py "$out"
 echo

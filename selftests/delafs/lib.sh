@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared by the delafs shell selftests: paths, module and mount helpers.
 
-DIR=$(cd "$(dirname "$0")" && pwd)
+# The installed selftests; scripts that are not one of them set DIR first.
+DIR=${DIR:-$(cd "$(dirname "$0")" && pwd)}
 source "$DIR"/../kselftest/ktap_helpers.sh
 
 MKFS=$DIR/mkfs.delafs
@@ -10,7 +11,16 @@ KO=$DIR/delafs.ko
 # The scratch disk run-guest gives the guest; everything on it is lost.
 DEV=${DELAFS_DEV:-/dev/vda}
 MNT=/mnt/delafs-test
-mkdir -p "$MNT"
+# The second scratch disk: XFS, the report's filesystem, for ground truth.
+XFS_DEV=${DELAFS_XFS_DEV:-/dev/vdb}
+XFS_MNT=/mnt/xfs-test
+mkdir -p "$MNT" "$XFS_MNT"
+# The race lab's knobs and counters: delafs's own release loop, and iomap's
+# (patches/0004), which XFS runs.
+DELAFS_KNOBS=/sys/kernel/debug/delafs
+IOMAP_KNOBS=/sys/kernel/debug/iomap
+# The report's machine line, which every WARN of the lab must carry.
+HARDWARE_LINE='Hardware name: QEMU Standard PC (i440FX + PIIX, 1996), BIOS ?-20190727_073836-buildvm-ppc64le-16.ppc.fedoraproject.org-3.fc31 04/01/2014'
 
 require_root_and_disk() {
 	if [ "$(id -u)" != 0 ] || [ ! -b "$DEV" ]; then
@@ -33,6 +43,48 @@ unload_module() {
 fresh_mount() {
 	"$MKFS" -q "${1:-$DEV}" >/dev/null && mount -t delafs "${1:-$DEV}" "$MNT"
 }
+
+require_xfs_disk() {
+	if [ ! -b "$XFS_DEV" ] || ! command -v mkfs.xfs >/dev/null || [ ! -d "$IOMAP_KNOBS" ]; then
+		ktap_skip_all "needs $XFS_DEV, mkfs.xfs and $IOMAP_KNOBS (patches/0004)"
+		exit "$KSFT_SKIP"
+	fi
+}
+
+fresh_xfs_mount() {
+	mkfs.xfs -f -q "$XFS_DEV" && mount -t xfs "$XFS_DEV" "$XFS_MNT"
+}
+
+# The lab's view of a filesystem under test, set by use_fs delafs|xfs:
+# FS_TYPE, FS_MNT, FS_DEV, FS_KNOBS, FS_WARN (the regex of its legacy WARN line), and
+# fs_setup/fs_teardown (mkfs + mount, umount + fsck).
+use_fs() {
+	FS_TYPE=$1
+	case $1 in
+	delafs)
+		FS_MNT=$MNT FS_DEV=$DEV FS_KNOBS=$DELAFS_KNOBS
+		FS_WARN='WARNING: CPU: [0-9]+ PID: [0-9]+ at delafs/rust/fs/release.rs:[0-9]+ .*warn_empty_data_range'
+		fs_setup() { load_module && fresh_mount; }
+		fs_teardown() { umount "$MNT" && "$FSCK" "$DEV" && unload_module; }
+		;;
+	xfs)
+		FS_MNT=$XFS_MNT FS_DEV=$XFS_DEV FS_KNOBS=$IOMAP_KNOBS
+		FS_WARN='WARNING: CPU: [0-9]+ PID: [0-9]+ at fs/iomap/buffered-io.c:[0-9]+ iomap_write_delalloc_release'
+		fs_setup() { fresh_xfs_mount; }
+		fs_teardown() { umount "$XFS_MNT" && xfs_repair -n "$XFS_DEV" >/dev/null 2>&1; }
+		;;
+	*)
+		echo "use_fs: no filesystem '$1'" >&2
+		return 1
+		;;
+	esac
+}
+
+knob() { echo "$2" >"$FS_KNOBS/$1"; }
+# field SUMMARY NAME: one name=value of a race_repro SUMMARY line.
+field() { sed -n "s/.*\<$2=\([^ ]*\).*/\1/p" <<<"$1"; }
+# The first WARN in the kernel log, cut here to end trace.
+first_warn() { dmesg | sed -n '/cut here/,/end trace/{p;/end trace/q}'; }
 
 # check DESCRIPTION COMMAND...: one KTAP result; the command's output goes
 # to the log as comments.
@@ -69,4 +121,54 @@ expect_fail() {
 # Free blocks as statfs reports them.
 free_blocks() {
 	stat -f -c %f "$MNT"
+}
+
+# stress_workload MODE DELAY_US SECONDS: the seed's workload (fsstress +
+# drop_caches, in spirit) on the use_fs filesystem. Four fsx processes
+# (buffered and faulting writev, hole reads, mmap writes, truncates, fsync,
+# O_DIRECT, punch; every read verified; two with faulting writes, two with
+# O_DIRECT, fsx.c says why not both in one) on their own files, each
+# STRESS_OPS operations per seed, new seeds until SECONDS are up (0: one
+# seed each), while a loop drops the page cache. Prints "races=N
+# warnings=N first_race_s=S elapsed_s=S" and fails if any fsx failed.
+stress_workload() {
+	local mode=$1 delay=$2 secs=$3 ops=${STRESS_OPS:-1500} pids=() rc=0 t0 races0 warns0 first=-1 i
+	knob release_mode "$mode"
+	knob seek_delay_us "$delay"
+	races0=$(cat "$FS_KNOBS/races")
+	warns0=$(cat "$FS_KNOBS/legacy_warnings")
+	t0=$(date +%s.%N)
+	mkdir -p "$FS_MNT/w"
+	for i in 1 2 3 4; do
+		mkdir -p "$FS_MNT/w/$i"
+		(
+			seed=$i$delay
+			end=$(($(date +%s) + secs))
+			while :; do
+				"$DIR/fsx" -d "$FS_DEV" -t "$FS_TYPE" -m "$FS_MNT/w/$i" -s "$seed" -n "$ops" -c 0 \
+					-l 1048576 $([ $i -le 2 ] && echo -D || echo -F) || exit 1
+				[ "$(date +%s)" -lt "$end" ] || exit 0
+				seed=$((seed + 100))
+			done
+		) >"/tmp/stress.$i.log" 2>&1 &
+		pids+=($!)
+	done
+	(while :; do echo 1 >/proc/sys/vm/drop_caches; sleep 0.05; done) &
+	local dropper=$!
+	while kill -0 "${pids[@]}" 2>/dev/null; do
+		if [ "$first" = -1 ] && [ "$(cat "$FS_KNOBS/races")" != "$races0" ]; then
+			first=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+		fi
+		sleep 0.01
+	done
+	kill "$dropper"
+	wait "$dropper" 2>/dev/null
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || { rc=1; sed 's/^/# /' "/tmp/stress.$((i + 1)).log" | tail -20; }
+	done
+	rm -rf "$FS_MNT/w"
+	echo "races=$(($(cat "$FS_KNOBS/races") - races0))" \
+		"warnings=$(($(cat "$FS_KNOBS/legacy_warnings") - warns0))" \
+		"first_race_s=$first elapsed_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"
+	return $rc
 }

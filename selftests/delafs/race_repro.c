@@ -16,6 +16,11 @@
  *               O_DIRECT write (libaio) over the same range (the cause the
  *               upstream fix names)
  *
+ * The filesystem is whatever is mounted at MNT: delafs runs its own release
+ * loop (knobs and counters in /sys/kernel/debug/delafs), any other iomap
+ * filesystem, XFS in the lab, runs iomap's (/sys/kernel/debug/iomap, from
+ * patches/0004). -k overrides the directory.
+ *
  * With the filesystem's seek_delay_us knob armed, the evictor waits until
  * the loop is inside the delay (the "delays" counter moves) and evicts
  * then; without it, it evicts as fast as it can (the natural race).
@@ -23,13 +28,15 @@
  * After each trial the file is checked (4 KiB of data, then zeros, size
  * 4 MiB, also after its data was written back and dropped from the cache)
  * and, once it is unlinked, statfs free space must be back where it was:
- * no reservation leaked or wrongly punched, no dirty data lost.
+ * no reservation leaked or wrongly punched, no dirty data lost. (XFS frees
+ * an unlinked inode's blocks in the background, so that check waits for up
+ * to FREE_SPACE_WAIT_S.)
  *
  *   race_repro -m MNT -t dropcaches|fadvise|dio [-n TRIALS] [-T SECONDS]
  *              [-k COUNTERS_DIR] [-q]
  *
  * The last line is a summary for scripts:
- *   SUMMARY trigger=T mode=M delay_us=D trials=N race_trials=R races=R
+ *   SUMMARY fs=FS trigger=T mode=M delay_us=D trials=N race_trials=R races=R
  *     warnings=W verified=V first_race_ms=F elapsed_s=E
  */
 
@@ -53,10 +60,12 @@
 #define FILE_SIZE (4L << 20)
 #define CHUNK (64L << 10)
 #define WRITTEN 4096L
+#define FREE_SPACE_WAIT_S 5.0
+#define DELAFS_MAGIC 0xde1af500
 
 enum trigger { DROPCACHES, FADVISE, DIO };
 
-static const char *mnt, *counters = "/sys/kernel/debug/delafs";
+static const char *mnt, *counters, *fs_name;
 static enum trigger trigger;
 static char path[4096];
 static int quiet;
@@ -248,6 +257,35 @@ static unsigned long free_blocks(void)
 	return sf.f_bfree;
 }
 
+/* The free blocks, once they are back to want or FREE_SPACE_WAIT_S passed. */
+static unsigned long settled_free_blocks(unsigned long want)
+{
+	double t0 = now();
+	unsigned long n;
+
+	while ((n = free_blocks()) != want && now() - t0 < FREE_SPACE_WAIT_S)
+		usleep(10000);
+	return n;
+}
+
+/* Which release loop runs on MNT, and so where its knobs are. */
+static void identify_fs(void)
+{
+	struct statfs sf;
+
+	if (statfs(mnt, &sf))
+		die("statfs");
+	if ((unsigned long)sf.f_type == DELAFS_MAGIC) {
+		fs_name = "delafs";
+		if (!counters)
+			counters = "/sys/kernel/debug/delafs";
+	} else {
+		fs_name = (unsigned long)sf.f_type == 0x58465342 ? "xfs" : "other";
+		if (!counters)
+			counters = "/sys/kernel/debug/iomap";
+	}
+}
+
 static void syncfs_mnt(void)
 {
 	int fd = open(mnt, O_RDONLY | O_DIRECTORY);
@@ -295,6 +333,7 @@ usage:
 		fprintf(stderr, "usage: race_repro -m MNT -t dropcaches|fadvise|dio [-n TRIALS] [-T SECONDS] [-k COUNTERS_DIR] [-q]\n");
 		return 2;
 	}
+	identify_fs();
 	read_knob("release_mode", mode, sizeof(mode));
 	delay_us = read_counter("seek_delay_us");
 	armed = delay_us > 0;
@@ -362,7 +401,7 @@ usage:
 			die("unlink");
 		close(open(path, O_CREAT | O_WRONLY, 0644));
 		syncfs_mnt();
-		if (free_blocks() != free0) {
+		if (settled_free_blocks(free0) != free0) {
 			printf("# trial %ld: %lu free blocks after the file is gone, want %lu\n",
 			       trial, free_blocks(), free0);
 			ok = 0;
@@ -381,9 +420,9 @@ usage:
 			       trial, r, w, ok, (now() - t0) * 1000);
 	}
 	unlink(path);
-	printf("SUMMARY trigger=%s mode=%s delay_us=%ld trials=%ld race_trials=%ld races=%ld "
+	printf("SUMMARY fs=%s trigger=%s mode=%s delay_us=%ld trials=%ld race_trials=%ld races=%ld "
 	       "warnings=%ld verified=%ld first_race_ms=%.1f elapsed_s=%.2f\n",
-	       tname, mode, delay_us, trial, race_trials, races, warnings, verified,
+	       fs_name, tname, mode, delay_us, trial, race_trials, races, warnings, verified,
 	       first_race, now() - t_start);
 	return verified == trial ? 0 : 1;
 }
