@@ -23,19 +23,26 @@ def summaries(name):
 
 COLUMNS = ("filesystem", "trigger", "mode", "delay_us", "trials", "races", "race trials",
            "WARNs", "data verified")
+WIDTHS = (10, 10, 6, 8, 6, 5, 11, 5, 13)
+
+
+def row(cells):
+    return "  ".join(("%-*s" if i < 3 else "%*s") % (w, c) for i, (w, c) in enumerate(zip(WIDTHS, cells)))
+
+
 print()
-print("  ".join("%-10s" % c if i < 3 else "%13s" % c for i, c in enumerate(COLUMNS)))
+print(row(COLUMNS))
 for r in sorted(summaries("demo-table.txt"), key=lambda r: (r["trigger"], r["mode"] != "legacy", r["fs"])):
     cells = (r["fs"], r["trigger"], r["mode"], r["delay_us"], r["trials"], r["races"],
              r["race_trials"], r["warnings"], "%s/%s" % (r["verified"], r["trials"]))
-    print("  ".join("%-10s" % c if i < 3 else "%13s" % c for i, c in enumerate(cells)))
+    print(row(cells))
 
 
 def trace_lines(path):
     """The WARN's header lines and its call trace, without timestamps."""
     keep = []
     for line in path.read_text(errors="replace").splitlines():
-        line = re.sub(r"^\[\s*\d+\.\d+\]\s?", "", line.strip())
+        line = re.sub(r"^\[\s*\d+\.\d+\]", "", line.strip()).strip()
         if re.match(r"(WARNING:|Hardware name:|RIP: 0010|Call Trace:|<TASK>|\S+\+0x|\? )", line):
             keep.append(line)
         if line.startswith("RIP: 0033"):

@@ -15,7 +15,7 @@ SECS=${NATURAL_SECS:-10}
 FIGURES=/tmp/results/natural-race.txt
 
 # per_min RACES SECONDS
-per_min() { awk -v r="$1" -v s="$2" 'BEGIN { printf "%.2f", s > 0 ? r * 60 / s : 0 }'; }
+per_min() { awk -v r="$1" -v s="$2" 'BEGIN { printf "%.2f", (s > 0 ? r * 60 / s : 0) }'; }
 
 ktap_print_header
 ktap_set_plan 8
