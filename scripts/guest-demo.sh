@@ -25,12 +25,12 @@ for fs in delafs xfs; do
 	echo "== $fs: knobs and counters in $FS_KNOBS: $(cd "$FS_KNOBS" && echo *)"
 	dmesg -C
 	for mode in legacy fixed; do
-		for trigger in dropcaches dio; do
+		for trigger in dropcaches fadvise dio; do
 			run $trigger $mode 10000 "$trials" | tee -a $out/demo-table.txt
 		done
 	done
 	first_warn >$out/first-warn-$fs.txt
-	for trigger in dropcaches dio; do
+	for trigger in dropcaches fadvise dio; do
 		for delay in 0 10 100 1000 10000 100000; do
 			run $trigger fixed $delay "$trials" | tee -a $out/demo-sweep.txt
 		done

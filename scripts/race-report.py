@@ -107,7 +107,7 @@ svg.append('<text x="%d" y="%d" text-anchor="middle">seek_delay_us (log scale)</
 for i, (name, points) in enumerate(sorted(series.items())):
     fs, trigger = name.split()
     c = colors.get(fs, colors["other"])
-    dash = "" if trigger == "dropcaches" else ' stroke-dasharray="6,4"'
+    dash = {"dropcaches": "", "fadvise": ' stroke-dasharray="6,4"'}.get(trigger, ' stroke-dasharray="2,3"')
     pts = " ".join("%.1f,%.1f" % (x(d), y(r)) for d, r in sorted(points))
     svg.append('<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>' % (c, dash, pts))
     for d, r in points:
