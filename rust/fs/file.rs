@@ -153,11 +153,29 @@ pub(super) fn iomap_end(
     Ok(())
 }
 
-/// Writeback: map the block under `offset`, allocating reserved blocks.
-pub(super) fn map_blocks(inode: &DInode, offset: i64) -> Result<Mapping> {
+/// Writeback of the dirty bytes `[offset, offset + len)`: map the blocks
+/// under `offset`, allocating reserved blocks for at most the dirty range.
+///
+/// delafs has no unwritten extents, so an allocated block reads as whatever
+/// the disk holds until it is written. Converting the whole delalloc extent
+/// (XFS does, but into unwritten extents) would expose stale blocks wherever
+/// no data follows: a short write's release loop only punches delalloc, and
+/// fadvise(DONTNEED) writes back while that loop runs.
+pub(super) fn map_blocks(inode: &DInode, offset: i64, len: u32) -> Result<Mapping> {
     let lblk = (offset / BS) as u64;
+    let dirty_end = ((offset + i64::from(len) + BS - 1) / BS) as u64;
+    let dirty_blocks = dirty_end.saturating_sub(lblk).max(1);
     let fs = inode.super_block().data();
     let mut state = lock_state(inode);
+    // Right after the previous block on disk, if it has one: writeback in
+    // file order then allocates contiguously.
+    let goal = match lblk.checked_sub(1).map(|prev| state.map.lookup(prev)) {
+        Some(Lookup::Mapped {
+            state: State::Real { physical },
+            ..
+        }) => physical + 1,
+        _ => fs.geo.data_start,
+    };
     match state.map.lookup(lblk) {
         Lookup::Mapped {
             len,
@@ -172,8 +190,10 @@ pub(super) fn map_blocks(inode: &DInode, offset: i64) -> Result<Mapping> {
             len,
             state: State::Delalloc,
         } => {
-            let goal = fs.geo.data_start;
-            let (block, got) = fs.space.lock().alloc_reserved(len, goal)?;
+            let (block, got) = fs
+                .space
+                .lock()
+                .alloc_reserved(len.min(dirty_blocks), goal)?;
             if state.map.convert_delalloc(lblk, got, block).is_err() {
                 let mut space = fs.space.lock();
                 let _ = space.free(block, got);

@@ -146,8 +146,8 @@ impl FileSystem for Delafs {
         file::iomap_end(inode, pos, len, written, flags, mapping, kind)
     }
 
-    fn map_blocks(inode: &Inode<Self>, offset: i64) -> Result<Mapping> {
-        file::map_blocks(inode, offset)
+    fn map_blocks(inode: &Inode<Self>, offset: i64, len: u32) -> Result<Mapping> {
+        file::map_blocks(inode, offset, len)
     }
 
     fn prepare_write(inode: &Inode<Self>, pos: i64) -> Result {

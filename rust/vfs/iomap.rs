@@ -186,8 +186,8 @@ impl<T: FileSystem> IomapOps<T> {
 }
 
 /// `iomap_writeback_ops::map_blocks`: map (allocating delalloc space) the
-/// blocks under `offset`. No caching of the previous mapping: a truncate or
-/// punch may have changed it since.
+/// blocks under the dirty range `[offset, offset + len)`. No caching of the
+/// previous mapping: a truncate or punch may have changed it since.
 ///
 /// # Safety
 ///
@@ -196,12 +196,12 @@ unsafe extern "C" fn map_blocks<T: FileSystem>(
     wpc: *mut bindings::iomap_writepage_ctx,
     inode: *mut bindings::inode,
     offset: bindings::loff_t,
-    _len: core::ffi::c_uint,
+    len: core::ffi::c_uint,
 ) -> core::ffi::c_int {
     from_result(|| {
         // SAFETY: writeback holds the inode alive.
         let inode = unsafe { Inode::<T>::from_raw(inode) };
-        let mapping = T::map_blocks(inode, offset)?;
+        let mapping = T::map_blocks(inode, offset, len)?;
         // SAFETY: `wpc` is valid; its `iomap` is ours to fill.
         let iomap = unsafe { core::ptr::addr_of_mut!((*wpc).iomap) };
         // SAFETY: as above.

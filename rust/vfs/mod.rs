@@ -155,8 +155,9 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
         mapping: &Mapping,
         kind: IoKind,
     ) -> Result;
-    /// Writeback: the blocks under `offset`, allocating delalloc ones.
-    fn map_blocks(inode: &Inode<Self>, offset: i64) -> Result<Mapping>;
+    /// Writeback of the dirty bytes `[offset, offset + len)`: the blocks under
+    /// `offset`, allocating delalloc ones (at most those under the range).
+    fn map_blocks(inode: &Inode<Self>, offset: i64, len: u32) -> Result<Mapping>;
     /// A write at `pos` is about to start (inode locked, checks done): the
     /// place to zero what lies between EOF and `pos`.
     fn prepare_write(inode: &Inode<Self>, pos: i64) -> Result;

@@ -81,6 +81,13 @@ use_fs() {
 }
 
 knob() { echo "$2" >"$FS_KNOBS/$1"; }
+
+# poison_free_space MNT MIB: fills that much free space with 0xee bytes and
+# frees it again, so a file that exposes stale disk blocks reads 0xee
+# instead of zeros left by mkfs.
+poison_free_space() {
+	head -c "$(($2 << 20))" /dev/zero | tr '\0' '\356' >"$1/poison" && sync -f "$1/poison" && rm "$1/poison" && sync -f "$1"
+}
 # field SUMMARY NAME: one name=value of a race_repro SUMMARY line.
 field() { sed -n "s/.*\<$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 # The first WARN in the kernel log, cut here to end trace.
