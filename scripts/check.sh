@@ -56,8 +56,8 @@ for t in ${DELAFS_TESTS:-}; do only+=" -t $t"; done
 # `make soak`: the same tests, run long.
 guest_env=(env FSX_OPS=3000 STRESS_SECS=15 NATURAL_SECS=10)
 if [[ -n ${DELAFS_SOAK:-} ]]; then
-	# natural_race.sh: 4 runs of NATURAL_SECS (2 workloads x 2 filesystems).
-	guest_env=(env FSX_OPS=50000 STRESS_SECS=600 NATURAL_SECS=${NATURAL_SECS:-600}
+	# natural_race.sh: 6 runs of NATURAL_SECS (3 workloads x 2 filesystems).
+	guest_env=(env FSX_OPS=50000 STRESS_SECS=600 NATURAL_SECS=${NATURAL_SECS:-300}
 		kselftest_override_timeout=7000)
 fi
 # The scratch disks the tests mkfs and mount: delafs (/dev/vda) and XFS
