@@ -4,13 +4,14 @@
 #
 #   make check          set up the host, build the kernel, the module and the
 #                       tests, run every test (host and guest); what CI runs
-#   make demo           the race demo in the i440FX guest
+#   make demo           the race demo in the i440FX guest, delafs and XFS
 #   make                build delafs.ko (against the lab kernel, or KDIR=...)
 #   make KDIR=/path     build delafs.ko against your own Rust-enabled tree
 #   make CLIPPY=1       build with clippy (warnings are errors in `make check`)
 #   make fmt            rustfmt the module sources
 #   make check-debug    `make check` on the lockdep/DEBUG_VM kernel flavour
-#   make soak           `make check` with long runs (FSX_OPS, STRESS_SECS raised)
+#   make soak           `make check` with long runs (FSX_OPS, STRESS_SECS,
+#                       NATURAL_SECS raised: the no-injection race baseline)
 #   make bench          delafs vs XFS vs ext4 throughput, as a table
 #   make hook-cost      the disarmed seek-delay hook against no hook
 #   make setup | kernel | selftests | clean
