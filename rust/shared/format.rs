@@ -180,6 +180,9 @@ pub const CHAIN_MAGIC: u32 = 0x5845_4C44;
 pub const CHAIN_EXTENTS: usize = 254;
 /// Largest file, in blocks: logical block numbers are `u32`.
 pub const MAX_FILE_BLOCKS: u64 = 1 << 32;
+/// Largest file size, in bytes (16 TiB): what `MAX_FILE_BLOCKS` blocks hold.
+/// The kernel tells the VFS (`s_maxbytes`); a larger stored size is corrupt.
+pub const MAX_FILE_SIZE: u64 = MAX_FILE_BLOCKS * BLOCK_SIZE as u64;
 
 /// Size of a directory entry.
 pub const DIRENT_SIZE: usize = 264;
@@ -616,6 +619,12 @@ pub enum RecordError {
     BadFileType,
     /// Bytes 3960..4096 of a directory block are not zero.
     DirBlockTailNotZero,
+    /// A size above [`MAX_FILE_SIZE`].
+    SizeTooLarge,
+    /// A directory whose size is not a whole number of blocks.
+    BadDirSize,
+    /// A directory with extents past its size.
+    ExtentPastSize,
 }
 
 impl RecordError {
@@ -642,6 +651,9 @@ impl RecordError {
             Self::BadName => "invalid name",
             Self::BadFileType => "invalid file type",
             Self::DirBlockTailNotZero => "directory block tail is not zeroed",
+            Self::SizeTooLarge => "size beyond the largest file",
+            Self::BadDirSize => "directory size is not a multiple of the block size",
+            Self::ExtentPastSize => "directory has extents past its size",
         }
     }
 }
@@ -797,6 +809,18 @@ impl ExtentChecker {
     pub fn check_chain_block(&self, block: u64) -> Result<(), RecordError> {
         if block < self.data_start || block >= self.total_blocks {
             return Err(RecordError::ChainBlockOutsideData);
+        }
+        Ok(())
+    }
+
+    /// Once every extent of `inode` is checked: a directory's blocks all
+    /// lie below its size (its entries are found by size, and a block past
+    /// it would be mapped twice when the directory grows). A regular file
+    /// may have blocks past its size (a direct write that failed, an unclean
+    /// shutdown); the kernel drops them before the file grows over them.
+    pub fn check_end(&self, inode: &Inode) -> Result<(), RecordError> {
+        if inode.is_dir() && self.next_logical > inode.size / BLOCK_SIZE as u64 {
+            return Err(RecordError::ExtentPastSize);
         }
         Ok(())
     }
@@ -998,6 +1022,12 @@ impl Inode {
         }
         if inode.is_dir() != (inode.parent != 0) {
             return Err(RecordError::BadParent);
+        }
+        if inode.size > MAX_FILE_SIZE {
+            return Err(RecordError::SizeTooLarge);
+        }
+        if inode.is_dir() && inode.size % BLOCK_SIZE as u64 != 0 {
+            return Err(RecordError::BadDirSize);
         }
         if (inode.extent_count as usize > INLINE_EXTENTS) != (inode.extent_chain != 0) {
             return Err(RecordError::BadExtentCount);
@@ -1462,8 +1492,35 @@ mod tests {
         dir.encode(&mut raw);
         assert_eq!(Inode::decode(&raw), Err(RecordError::BadParent));
         dir.parent = 1;
+        dir.size = 4097;
+        dir.encode(&mut raw);
+        assert_eq!(Inode::decode(&raw), Err(RecordError::BadDirSize));
+        dir.size = 8192;
         dir.encode(&mut raw);
         assert!(Inode::decode(&raw).is_ok());
+
+        // Sizes: up to the largest file, never past it (nor negative as an
+        // loff_t).
+        for (size, ok) in [
+            (0, true),
+            (1, true),
+            (MAX_FILE_SIZE - 1, true),
+            (MAX_FILE_SIZE, true),
+            (MAX_FILE_SIZE + 1, false),
+            (i64::MAX as u64, false),
+            (1 << 63, false),
+            (u64::MAX, false),
+        ] {
+            let mut f = i;
+            f.size = size;
+            f.encode(&mut raw);
+            let want = if ok {
+                Ok(Some(f))
+            } else {
+                Err(RecordError::SizeTooLarge)
+            };
+            assert_eq!(Inode::decode(&raw), want, "size {size}");
+        }
 
         let mut m = i;
         m.mode = 0o060_644; // block device: not a delafs inode

@@ -11,12 +11,14 @@
 //! bytes; they return errors.
 //!
 //! - [`crc32c`]: the metadata checksum;
+//! - [`claim`]: which block which structure uses, for cross-structure checks;
 //! - [`format`]: the on-disk format, its documentation, encoders and decoders;
 //! - [`extent_map`]: a file's block map with delayed allocation;
 //! - [`space`]: the free-space allocator with delalloc reservations;
 //! - [`release`]: the delalloc release loop run after short writes;
 //! - [`knob`]: parsing what users write to the debugfs knobs.
 
+pub mod claim;
 pub mod crc32c;
 pub mod extent_map;
 pub mod format;
