@@ -24,6 +24,20 @@ fn check_name(name: &[u8]) -> Result {
     Ok(())
 }
 
+/// An inode whose link count is already 0 cannot lose another link: the
+/// count on disk was too small (XFS's xfs_droplink() refuses the same way).
+fn check_droppable(inode: &DInode) -> Result {
+    if inode.nlink() == 0 {
+        fs_err!(
+            "{}: inode {}: link count is 0 but a name still refers to it\n",
+            inode.super_block().id(),
+            inode.ino()
+        );
+        return Err(errno(bindings::EUCLEAN));
+    }
+    Ok(())
+}
+
 fn dtype_of(inode: &DInode) -> u8 {
     crate::shared::format::file_type_of_mode(inode.mode())
 }
@@ -36,7 +50,7 @@ fn dir_block(dir: &DInode, index: u64) -> Result<Buffer> {
             ..
         } => physical,
         _ => {
-            pr_err!(
+            fs_err!(
                 "{}: directory {}: block {index} is not mapped\n",
                 dir.super_block().id(),
                 dir.ino()
@@ -70,7 +84,7 @@ fn for_each_entry(
                 Ok(Some(entry)) => entry,
                 Ok(None) => continue,
                 Err(why) => {
-                    pr_err!(
+                    fs_err!(
                         "{}: directory {}: entry {}: {why}\n",
                         dir.super_block().id(),
                         dir.ino(),
@@ -87,17 +101,22 @@ fn for_each_entry(
     Ok(ControlFlow::Continue(()))
 }
 
-/// The slot and inode number of `name`.
-fn find(dir: &DInode, name: &[u8]) -> Result<Option<(u64, u64)>> {
+/// The slot, inode number and entry type of `name`.
+fn find_typed(dir: &DInode, name: &[u8]) -> Result<Option<(u64, u64, u8)>> {
     let mut found = None;
     let _ = for_each_entry(dir, 0, |slot, entry| {
         if entry.name == name {
-            found = Some((slot, u64::from(entry.ino)));
+            found = Some((slot, u64::from(entry.ino), entry.file_type));
             return Ok(ControlFlow::Break(()));
         }
         Ok(ControlFlow::Continue(()))
     })?;
     Ok(found)
+}
+
+/// The slot and inode number of `name`.
+fn find(dir: &DInode, name: &[u8]) -> Result<Option<(u64, u64)>> {
+    Ok(find_typed(dir, name)?.map(|(slot, ino, _)| (slot, ino)))
 }
 
 /// Writes an entry into a free slot, growing the directory by one block if
@@ -156,10 +175,29 @@ fn is_empty(dir: &DInode) -> Result<bool> {
 
 pub(super) fn lookup(dir: &DInode, name: &[u8]) -> Result<Option<ARef<DInode>>> {
     check_name(name)?;
-    match find(dir, name)? {
-        Some((_, ino)) => Ok(Some(iget(dir.super_block(), ino)?)),
-        None => Ok(None),
+    let Some((slot, ino, dtype)) = find_typed(dir, name)? else {
+        return Ok(None);
+    };
+    let inode = iget(dir.super_block(), ino)?;
+    // The entry and the inode must agree, and a directory has one name, in
+    // the directory its `parent` field names: a second name for it (a
+    // hard link, or an entry in itself) would make the tree a graph.
+    let why = if dtype != dtype_of(&inode) {
+        Some("entry type does not match the inode")
+    } else if inode.kind() == InodeKind::Directory && lock_state(&inode).parent != dir.ino() {
+        Some("directory named outside its parent")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        fs_err!(
+            "{}: directory {}: entry {slot} (inode {ino}): {why}\n",
+            dir.super_block().id(),
+            dir.ino()
+        );
+        return Err(errno(bindings::EUCLEAN));
     }
+    Ok(Some(inode))
 }
 
 pub(super) fn create(dir: &DInode, name: &[u8], mode: u16, owner: &Owner) -> Result<ARef<DInode>> {
@@ -168,7 +206,8 @@ pub(super) fn create(dir: &DInode, name: &[u8], mode: u16, owner: &Owner) -> Res
     let child = new.inode();
     add_entry(dir, name, child.ino(), dtype_of(child))?;
     if child.kind() == InodeKind::Directory {
-        dir.inc_nlink();
+        // The VFS refused a dead directory and one at `s_max_links`.
+        dir.inc_nlink()?;
     }
     dir.touch_mtime_ctime();
     dir.mark_dirty();
@@ -178,7 +217,8 @@ pub(super) fn create(dir: &DInode, name: &[u8], mode: u16, owner: &Owner) -> Res
 pub(super) fn link(inode: &DInode, dir: &DInode, name: &[u8]) -> Result {
     check_name(name)?;
     add_entry(dir, name, inode.ino(), dtype_of(inode))?;
-    inode.inc_nlink();
+    // The VFS refused an unlinked inode and one at `s_max_links`.
+    inode.inc_nlink()?;
     inode.touch_ctime();
     inode.mark_dirty();
     dir.touch_mtime_ctime();
@@ -195,9 +235,10 @@ fn remove_entry(dir: &DInode, name: &[u8]) -> Result {
 }
 
 pub(super) fn unlink(dir: &DInode, name: &[u8], inode: &DInode) -> Result {
+    check_droppable(inode)?;
     remove_entry(dir, name)?;
     inode.touch_ctime();
-    inode.drop_nlink();
+    inode.drop_nlink()?;
     inode.mark_dirty();
     Ok(())
 }
@@ -206,11 +247,12 @@ pub(super) fn rmdir(dir: &DInode, name: &[u8], inode: &DInode) -> Result {
     if !is_empty(inode)? {
         return Err(errno(bindings::ENOTEMPTY));
     }
+    check_droppable(dir)?;
     remove_entry(dir, name)?;
     inode.touch_ctime();
     inode.clear_nlink();
     inode.mark_dirty();
-    dir.drop_nlink();
+    dir.drop_nlink()?;
     dir.mark_dirty();
     Ok(())
 }
@@ -226,6 +268,16 @@ pub(super) fn rename(
 ) -> Result {
     check_name(new_name)?;
     let is_dir = inode.kind() == InodeKind::Directory;
+    // Every link count this drops must be above 0 before anything changes.
+    if is_dir {
+        check_droppable(old_dir)?;
+    }
+    if let Some(target) = target {
+        check_droppable(target)?;
+        if target.kind() == InodeKind::Directory {
+            check_droppable(new_dir)?;
+        }
+    }
     if let Some(target) = target {
         if flags & bindings::RENAME_NOREPLACE != 0 {
             return Err(EEXIST);
@@ -243,9 +295,9 @@ pub(super) fn rename(
         target.touch_ctime();
         if target.kind() == InodeKind::Directory {
             target.clear_nlink();
-            new_dir.drop_nlink();
+            new_dir.drop_nlink()?;
         } else {
-            target.drop_nlink();
+            target.drop_nlink()?;
         }
         target.mark_dirty();
     } else {
@@ -253,8 +305,9 @@ pub(super) fn rename(
     }
     remove_entry(old_dir, old_name)?;
     if is_dir {
-        old_dir.drop_nlink();
-        new_dir.inc_nlink();
+        // Raise first: with one directory, the count never passes 0.
+        new_dir.inc_nlink()?;
+        old_dir.drop_nlink()?;
         lock_state(inode).parent = new_dir.ino();
     }
     inode.touch_ctime();

@@ -10,6 +10,7 @@ use kernel::sync::Mutex;
 
 use super::mount::Space;
 use super::DSuperBlock;
+use crate::shared::claim::{ClaimError, ClaimMap};
 use crate::shared::format::{
     self, bitmap_test, chain_blocks_needed, chain_chunks, decode_dirent, encode_chain_block,
     encode_dirent, inode_slot, inode_slot_mut, ChainBlock, ExtentChecker, FormatError, Inode,
@@ -97,7 +98,7 @@ pub(crate) fn load_free_space<M: crate::shared::extent_map::OrderedMap<u64>>(
     Ok(())
 }
 
-fn block_used(geo: &Geometry, bitmap: &[Buffer], block: u64) -> bool {
+pub(crate) fn block_used(geo: &Geometry, bitmap: &[Buffer], block: u64) -> bool {
     let (bitmap_block, bit) = geo.bitmap_location(block);
     bitmap
         .get((bitmap_block - geo.bitmap_start) as usize)
@@ -137,6 +138,7 @@ fn walk_extents(
     if checker.count() != u64::from(inode.extent_count) {
         return Err(RecordError::BadExtentCount.into());
     }
+    checker.check_end(inode)?;
     Ok(())
 }
 
@@ -159,44 +161,86 @@ impl From<Error> for WalkError {
 }
 
 /// Mount-time check of inode slot `slot` of an inode table block: `Ok(true)`
-/// if it is in use and sound (its blocks marked used in the bitmap).
+/// if it is in use and sound: its blocks marked used in the bitmap, and
+/// claimed by nothing else (`claimed` collects every block of every inode,
+/// so two files sharing a block, an extent over an extent chain block or a
+/// chain looping back on itself are all found here).
 pub(crate) fn check_inode(
     sb: &DSuperBlock,
     geo: &Geometry,
     bitmap: &[Buffer],
+    claimed: &mut ClaimMap<'_>,
     block: &[u8; BLOCK_SIZE],
     slot: usize,
-) -> core::result::Result<bool, &'static str> {
-    let raw = inode_slot(block, slot).ok_or("no such slot")?;
+) -> core::result::Result<bool, Problem> {
+    let raw = inode_slot(block, slot).ok_or(Problem::Record("no such slot"))?;
     let inode = match Inode::decode(raw) {
         Ok(None) => return Ok(false),
         Ok(Some(inode)) => inode,
-        Err(e) => return Err(e.describe()),
+        Err(e) => return Err(Problem::Record(e.describe())),
     };
-    let in_free_space = core::cell::Cell::new(false);
-    let check_used = |start: u64, len: u64| {
-        if (start..start + len).any(|b| !block_used(geo, bitmap, b)) {
-            in_free_space.set(true);
+    let mut problem = None;
+    let check = core::cell::RefCell::new(|start: u64, len: u64| {
+        if problem.is_some() {
+            return;
         }
-    };
+        let Some(end) = start.checked_add(len) else {
+            problem = Some(Problem::Range);
+            return;
+        };
+        if let Some(b) = (start..end).find(|&b| !block_used(geo, bitmap, b)) {
+            problem = Some(Problem::Free(b));
+        } else if let Err(e) = claimed.claim(start, len) {
+            problem = Some(match e {
+                ClaimError::AlreadyClaimed { block } => Problem::Shared(block),
+                ClaimError::OutOfRange => Problem::Range,
+            });
+        }
+    });
     let walked = walk_extents(
         sb,
         geo,
         &inode,
         |block| {
-            check_used(block, 1);
+            (check.borrow_mut())(block, 1);
             Ok(())
         },
         |e| {
-            check_used(e.physical, e.len.into());
+            (check.borrow_mut())(e.physical, e.len.into());
             Ok(())
         },
     );
     match walked {
-        Ok(()) if in_free_space.get() => Err("extent in blocks the bitmap says are free"),
-        Ok(()) => Ok(true),
-        Err(WalkError::Record(e)) => Err(e.describe()),
-        Err(WalkError::Kernel(_)) => Err("I/O error reading its extents"),
+        Ok(()) => problem.map_or(Ok(true), Err),
+        Err(WalkError::Record(e)) => Err(Problem::Record(e.describe())),
+        Err(WalkError::Kernel(_)) => Err(Problem::Io),
+    }
+}
+
+/// Why the mount-time check refused an inode.
+#[derive(Clone, Copy)]
+pub(crate) enum Problem {
+    /// The inode or one of its extent blocks fails its verifier.
+    Record(&'static str),
+    /// A block it uses that the bitmap calls free.
+    Free(u64),
+    /// A block it uses that metadata or another inode uses too.
+    Shared(u64),
+    /// An extent that does not fit the device.
+    Range,
+    /// Its extent chain could not be read.
+    Io,
+}
+
+impl core::fmt::Display for Problem {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Record(why) => f.write_str(why),
+            Self::Free(b) => write!(f, "block {b} is in use but the bitmap says it is free"),
+            Self::Shared(b) => write!(f, "block {b} is also used by metadata or another inode"),
+            Self::Range => f.write_str("extent outside the device"),
+            Self::Io => f.write_str("I/O error reading its extents"),
+        }
     }
 }
 
@@ -215,11 +259,11 @@ pub(crate) fn read_inode(
     let inode = match Inode::decode(raw) {
         Ok(Some(inode)) => inode,
         Ok(None) => {
-            pr_err!("{}: inode {ino} is named but free\n", sb.id());
+            fs_err!("{}: inode {ino} is named but free\n", sb.id());
             return Err(corrupt());
         }
         Err(e) => {
-            pr_err!("{}: inode {ino}: {}\n", sb.id(), e.describe());
+            fs_err!("{}: inode {ino}: {}\n", sb.id(), e.describe());
             return Err(corrupt());
         }
     };
@@ -242,7 +286,7 @@ pub(crate) fn read_inode(
     match walked {
         Ok(()) => {}
         Err(WalkError::Record(e)) => {
-            pr_err!("{}: inode {ino}: {}\n", sb.id(), e.describe());
+            fs_err!("{}: inode {ino}: {}\n", sb.id(), e.describe());
             return Err(corrupt());
         }
         Err(WalkError::Kernel(e)) => return Err(e),

@@ -15,29 +15,60 @@ use kernel::prelude::*;
 use super::release::release_delalloc;
 use super::{lock_state, DInode};
 use crate::shared::extent_map::{Filter, Lookup, State};
+use crate::shared::format::MAX_FILE_BLOCKS;
 use crate::vfs::buffer::BLOCK_SIZE;
 use crate::vfs::ops::{truncate_setsize, zero_range};
 use crate::vfs::{IoKind, Mapping, MappingKind};
 
-const BS: i64 = BLOCK_SIZE as i64;
+const BS: u64 = BLOCK_SIZE as u64;
 
-fn round_up(x: i64) -> i64 {
-    (x + BS - 1) / BS * BS
+/// The largest file: the format maps file blocks `0..2^32`, so 16 TiB. The
+/// VFS gets it as `s_maxbytes`, so every offset below is at most this.
+pub(crate) const MAX_BYTES: i64 = (MAX_FILE_BLOCKS * BS) as i64;
+
+// Offsets come from user space (through the VFS's checks) and sizes from
+// disk (through the inode verifier); both are bounded by `MAX_BYTES`, but
+// every conversion below is checked anyway: an overflow here is an error,
+// never a panic.
+
+/// The block that holds byte `pos`.
+fn block_of(pos: i64) -> Result<u64> {
+    u64::try_from(pos).map(|p| p / BS).map_err(|_| EINVAL)
+}
+
+/// The number of blocks that bytes `[0, pos)` touch.
+fn blocks_to(pos: i64) -> Result<u64> {
+    u64::try_from(pos)
+        .map(|p| p.div_ceil(BS))
+        .map_err(|_| EINVAL)
+}
+
+/// The byte offset of block `block`.
+fn byte_of(block: u64) -> Result<i64> {
+    block
+        .checked_mul(BS)
+        .and_then(|b| i64::try_from(b).ok())
+        .ok_or(EFBIG)
+}
+
+/// `pos` rounded up to a block boundary.
+fn round_up(pos: i64) -> Result<i64> {
+    byte_of(blocks_to(pos)?)
+}
+
+/// `pos` rounded down to a block boundary.
+fn round_down(pos: i64) -> Result<i64> {
+    byte_of(block_of(pos)?)
 }
 
 /// A mapping of file blocks `[lblk, lblk + len)`.
-fn mapping(lblk: u64, len: u64, kind: MappingKind, new: bool) -> Mapping {
-    Mapping {
-        offset: (lblk * BLOCK_SIZE as u64) as i64,
-        length: len * BLOCK_SIZE as u64,
+fn mapping(lblk: u64, len: u64, kind: MappingKind, new: bool) -> Result<Mapping> {
+    Ok(Mapping {
+        offset: byte_of(lblk)?,
+        length: len.checked_mul(BS).ok_or(EFBIG)?,
         kind,
         new,
-    }
-}
-
-/// Largest file block + 1 a byte range may touch.
-fn max_blocks() -> u64 {
-    1u64 << 32
+    })
 }
 
 pub(super) fn iomap_begin(
@@ -47,12 +78,14 @@ pub(super) fn iomap_begin(
     flags: u32,
     kind: IoKind,
 ) -> Result<Mapping> {
-    let lblk = (pos / BS) as u64;
-    let end = (((pos + len + BS - 1) / BS) as u64).min(max_blocks());
-    if lblk >= end {
-        return Err(EFBIG);
+    if len <= 0 {
+        return Err(EINVAL);
     }
-    let want = end - lblk;
+    let lblk = block_of(pos)?;
+    let end = blocks_to(pos.checked_add(len).ok_or(EFBIG)?)?.min(MAX_FILE_BLOCKS);
+    // Below `end <= 2^32`, so `end - lblk` and `MAX_FILE_BLOCKS - lblk`
+    // cannot wrap.
+    let want = end.checked_sub(lblk).filter(|&n| n > 0).ok_or(EFBIG)?;
     let writing = flags & bindings::IOMAP_WRITE != 0;
     let zeroing = flags & bindings::IOMAP_ZERO != 0;
     let sb = inode.super_block();
@@ -63,12 +96,7 @@ pub(super) fn iomap_begin(
         Lookup::Mapped {
             len: n,
             state: State::Real { physical },
-        } => Ok(mapping(
-            lblk,
-            n,
-            MappingKind::Mapped { block: physical },
-            false,
-        )),
+        } => mapping(lblk, n, MappingKind::Mapped { block: physical }, false),
         Lookup::Mapped {
             len: n,
             state: State::Delalloc,
@@ -82,14 +110,14 @@ pub(super) fn iomap_begin(
                     .convert_delalloc(lblk, got, block)
                     .map_err(|_| ENOMEM)?;
                 inode.mark_dirty();
-                return Ok(mapping(lblk, got, MappingKind::Mapped { block }, false));
+                return mapping(lblk, got, MappingKind::Mapped { block }, false);
             }
-            Ok(mapping(lblk, n, MappingKind::Delalloc, false))
+            mapping(lblk, n, MappingKind::Delalloc, false)
         }
         Lookup::Hole { len: n } => {
-            let n = n.min(max_blocks() - lblk);
+            let n = n.min(MAX_FILE_BLOCKS.saturating_sub(lblk));
             if !writing || zeroing {
-                return Ok(mapping(lblk, n, MappingKind::Hole, false));
+                return mapping(lblk, n, MappingKind::Hole, false);
             }
             let n = n.min(want);
             match kind {
@@ -104,7 +132,7 @@ pub(super) fn iomap_begin(
                         return Err(ENOMEM);
                     }
                     inode.mark_dirty();
-                    Ok(mapping(lblk, got, MappingKind::Mapped { block }, true))
+                    mapping(lblk, got, MappingKind::Mapped { block }, true)
                 }
                 _ => {
                     let got = fs.space.lock().reserve_up_to(n)?;
@@ -112,7 +140,7 @@ pub(super) fn iomap_begin(
                         fs.space.lock().unreserve(got);
                         return Err(ENOMEM);
                     }
-                    Ok(mapping(lblk, got, MappingKind::Delalloc, true))
+                    mapping(lblk, got, MappingKind::Delalloc, true)
                 }
             }
         }
@@ -128,6 +156,11 @@ pub(super) fn iomap_end(
     mapping: &Mapping,
     kind: IoKind,
 ) -> Result {
+    let written = i64::try_from(written).map_err(|_| EINVAL)?;
+    let end = round_up(pos.checked_add(len).ok_or(EFBIG)?)?;
+    if kind == IoKind::Direct && mapping.new && written < len {
+        return dio_unwritten(inode, pos, written, end, mapping);
+    }
     // Only reservations this write made may be given back.
     if kind != IoKind::BufferedWrite || mapping.kind != MappingKind::Delalloc || !mapping.new {
         return Ok(());
@@ -135,11 +168,10 @@ pub(super) fn iomap_end(
     // As iomap_last_written_block(): past the last block written to, or
     // from the start of the first block if nothing was written.
     let start = if written > 0 {
-        round_up(pos + written as i64)
+        round_up(pos.checked_add(written).ok_or(EFBIG)?)?
     } else {
-        pos / BS * BS
+        round_down(pos)?
     };
-    let end = round_up(pos + len);
     if start >= end {
         return Ok(());
     }
@@ -153,6 +185,25 @@ pub(super) fn iomap_end(
     Ok(())
 }
 
+/// A direct write stopped inside blocks it allocated (a faulting buffer, an
+/// error): the blocks no bio was built for go back at once. The block that
+/// holds the last byte written stays, and so does the first block when
+/// nothing was written (iomap may have sent a bio to zero its head); what
+/// they hold lies past anything the write reports, and
+/// [`dio_write_failed`] drops them once the I/O is done.
+fn dio_unwritten(inode: &DInode, pos: i64, written: i64, end: i64, mapping: &Mapping) -> Result {
+    let from = round_up(pos.checked_add(written.max(0)).ok_or(EFBIG)?)?;
+    let mapping_end = mapping
+        .offset
+        .checked_add(i64::try_from(mapping.length).map_err(|_| EFBIG)?)
+        .ok_or(EFBIG)?;
+    let to = end.min(mapping_end);
+    if from < to {
+        remove_blocks(inode, block_of(from)?, block_of(to)?)?;
+    }
+    Ok(())
+}
+
 /// Writeback of the dirty bytes `[offset, offset + len)`: map the blocks
 /// under `offset`, allocating reserved blocks for at most the dirty range.
 ///
@@ -162,8 +213,8 @@ pub(super) fn iomap_end(
 /// no data follows: a short write's release loop only punches delalloc, and
 /// fadvise(DONTNEED) writes back while that loop runs.
 pub(super) fn map_blocks(inode: &DInode, offset: i64, len: u32) -> Result<Mapping> {
-    let lblk = (offset / BS) as u64;
-    let dirty_end = ((offset + i64::from(len) + BS - 1) / BS) as u64;
+    let lblk = block_of(offset)?;
+    let dirty_end = blocks_to(offset.checked_add(i64::from(len)).ok_or(EFBIG)?)?;
     let dirty_blocks = dirty_end.saturating_sub(lblk).max(1);
     let fs = inode.super_block().data();
     let mut state = lock_state(inode);
@@ -173,19 +224,14 @@ pub(super) fn map_blocks(inode: &DInode, offset: i64, len: u32) -> Result<Mappin
         Some(Lookup::Mapped {
             state: State::Real { physical },
             ..
-        }) => physical + 1,
+        }) => physical.saturating_add(1),
         _ => fs.geo.data_start,
     };
     match state.map.lookup(lblk) {
         Lookup::Mapped {
             len,
             state: State::Real { physical },
-        } => Ok(mapping(
-            lblk,
-            len,
-            MappingKind::Mapped { block: physical },
-            false,
-        )),
+        } => mapping(lblk, len, MappingKind::Mapped { block: physical }, false),
         Lookup::Mapped {
             len,
             state: State::Delalloc,
@@ -202,35 +248,76 @@ pub(super) fn map_blocks(inode: &DInode, offset: i64, len: u32) -> Result<Mappin
                 return Err(ENOMEM);
             }
             inode.mark_dirty();
-            Ok(mapping(lblk, got, MappingKind::Mapped { block }, false))
+            mapping(lblk, got, MappingKind::Mapped { block }, false)
         }
-        Lookup::Hole { len } => Ok(mapping(
+        Lookup::Hole { len } => mapping(
             lblk,
-            len.min(max_blocks()),
+            len.min(MAX_FILE_BLOCKS.saturating_sub(lblk)).max(1),
             MappingKind::Hole,
             false,
-        )),
+        ),
     }
 }
 
-/// Before a write past EOF: the rest of the EOF block may hold bytes an mmap
-/// write left past EOF; they must read as zeros once the file grows over
-/// them (as xfs_file_write_zero_eof() does).
-pub(super) fn prepare_write(inode: &DInode, pos: i64) -> Result {
+/// Before a write of `[pos, end)`: when it ends past EOF, the file is about
+/// to grow over bytes it was never given. The rest of the EOF block may hold
+/// bytes an mmap write left past EOF: they must read as zeros (as
+/// xfs_file_write_zero_eof() does). Blocks past the EOF block may be left by
+/// a direct write that failed, or by an unclean shutdown: they go before the
+/// file grows over them.
+pub(super) fn prepare_write(inode: &DInode, pos: i64, end: i64) -> Result {
     let size = inode.size();
-    if pos > size && size % BS != 0 {
-        zero_range(inode, size, pos.min(round_up(size)) - size)?;
+    if end <= size {
+        return Ok(());
     }
-    Ok(())
+    // A direct write still in flight past EOF owns blocks there.
+    inode.dio_wait();
+    let eof_block_end = round_up(size)?;
+    if pos > size && size != eof_block_end {
+        zero_range(inode, size, pos.min(eof_block_end) - size)?;
+    }
+    trim_eof(inode)
+}
+
+/// Drops every block and reservation past the block that holds EOF. The
+/// inode lock is held and no direct I/O is in flight.
+fn trim_eof(inode: &DInode) -> Result {
+    let first = blocks_to(inode.size())?;
+    remove_blocks(inode, first, MAX_FILE_BLOCKS)
 }
 
 pub(super) fn dio_write_done(inode: &DInode, offset: i64, size: isize) -> Result {
-    let end = offset + size as i64;
-    if size > 0 && end > inode.size() {
+    if size <= 0 {
+        return Ok(());
+    }
+    let size = i64::try_from(size).map_err(|_| EINVAL)?;
+    let end = offset.checked_add(size).ok_or(EFBIG)?;
+    if end > inode.size() {
         inode.set_size(end);
         inode.mark_dirty();
     }
     Ok(())
+}
+
+/// A direct write meant to grow the file to `end` did not: whatever it
+/// wrote or allocated past EOF is not file data. The inode lock is held and
+/// every direct I/O of the inode is complete.
+pub(super) fn dio_write_failed(inode: &DInode, _end: i64) -> Result {
+    trim_eof(inode)
+}
+
+/// The last reference to an open file is going: like xfs_release()
+/// trimming post-EOF blocks, drop what a queued direct write that failed
+/// may have left past EOF.
+pub(super) fn release_file(inode: &DInode) -> Result {
+    let first = blocks_to(inode.size())?;
+    if lock_state(inode).map.next_from(first).is_none() {
+        return Ok(());
+    }
+    let _lock = inode.lock();
+    inode.dio_wait();
+    let _invalidate = inode.lock_invalidate();
+    trim_eof(inode)
 }
 
 /// Drops the blocks and reservations of file blocks `[first, end)`.
@@ -242,36 +329,50 @@ fn remove_blocks(inode: &DInode, first: u64, end: u64) -> Result {
     let mut state = lock_state(inode);
     let mut space = fs.space.lock();
     let mut result = Ok(());
+    let mut removed = false;
     state
         .map
-        .remove(first, end - first, Filter::All, |_, n, s| match s {
-            State::Real { physical } => {
-                if let Err(e) = space.free(physical, n) {
-                    result = Err(e);
+        .remove(first, end - first, Filter::All, |_, n, s| {
+            removed = true;
+            match s {
+                State::Real { physical } => {
+                    if let Err(e) = space.free(physical, n) {
+                        result = Err(e);
+                    }
                 }
+                State::Delalloc => space.unreserve(n),
             }
-            State::Delalloc => space.unreserve(n),
         })
         .map_err(|_| ENOMEM)?;
-    inode.mark_dirty();
+    if removed {
+        inode.mark_dirty();
+    }
     result
 }
 
-/// truncate(2); the inode lock and invalidate lock are held.
+/// truncate(2); the inode lock and invalidate lock are held, and no direct
+/// I/O is in flight.
 pub(super) fn setsize(inode: &DInode, size: i64) -> Result {
+    if !(0..=MAX_BYTES).contains(&size) {
+        return Err(EFBIG);
+    }
     let old = inode.size();
+    let new_eof_end = round_up(size)?;
     if size < old {
         // Zero the tail of the new last block, on disk as in the cache.
-        if size % BS != 0 {
-            zero_range(inode, size, round_up(size) - size)?;
+        if size != new_eof_end {
+            zero_range(inode, size, new_eof_end - size)?;
         }
         truncate_setsize(inode, size);
-        remove_blocks(inode, (round_up(size) / BS) as u64, max_blocks())?;
+        remove_blocks(inode, block_of(new_eof_end)?, MAX_FILE_BLOCKS)?;
     } else {
-        // mmap may have left bytes past the old EOF in its last folio.
-        if old % BS != 0 {
-            zero_range(inode, old, round_up(old) - old)?;
+        // mmap may have left bytes past the old EOF in its last folio, and
+        // blocks past it are not file data (see `prepare_write`).
+        let old_eof_end = round_up(old)?;
+        if old != old_eof_end {
+            zero_range(inode, old, old_eof_end - old)?;
         }
+        trim_eof(inode)?;
         truncate_setsize(inode, size);
     }
     inode.touch_mtime_ctime();
@@ -284,13 +385,14 @@ pub(super) fn punch_hole(inode: &DInode, offset: i64, len: i64) -> Result {
     if offset < 0 || len <= 0 {
         return Err(EINVAL);
     }
-    let end = offset.checked_add(len).ok_or(EINVAL)?;
-    let first_full = round_up(offset);
-    let end_full = end / BS * BS;
+    let end = offset.checked_add(len).ok_or(EFBIG)?;
+    let first_full = round_up(offset)?;
+    let end_full = round_down(end)?;
     let size = inode.size();
     if first_full >= end_full {
         // Inside one block: zeroing is all there is to do.
-        return zero_range(inode, offset, end.min(size).max(offset) - offset);
+        let zero_end = end.min(size).max(offset);
+        return zero_range(inode, offset, zero_end - offset);
     }
     if offset < first_full && offset < size {
         zero_range(inode, offset, first_full.min(size) - offset)?;
@@ -301,8 +403,8 @@ pub(super) fn punch_hole(inode: &DInode, offset: i64, len: i64) -> Result {
     inode.truncate_pagecache_range(first_full, end_full - 1);
     remove_blocks(
         inode,
-        (first_full / BS) as u64,
-        ((end_full / BS) as u64).min(max_blocks()),
+        block_of(first_full)?,
+        block_of(end_full)?.min(MAX_FILE_BLOCKS),
     )?;
     inode.touch_mtime_ctime();
     inode.mark_dirty();

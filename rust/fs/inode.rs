@@ -12,6 +12,7 @@ use super::disk::{self, DiskInode, Extent};
 use super::rbmap::RbMap;
 use super::{lock_state, DInode, DSuperBlock};
 use crate::shared::extent_map::{ExtentMap, Filter, Mapping, State};
+use crate::shared::format::{S_IFDIR, S_IFMT, S_IFREG};
 use crate::vfs::{errno, InodeKind, NewInode, Owner};
 
 /// The in-memory extent map of a file or directory.
@@ -58,7 +59,7 @@ fn corrupt() -> Error {
 pub(crate) fn iget(sb: &DSuperBlock, ino: u64) -> Result<ARef<DInode>> {
     let geo = &sb.data().geo;
     if ino == 0 || ino >= geo.inode_count {
-        pr_err!("{}: inode number {ino} out of range\n", sb.id());
+        fs_err!("{}: inode number {ino} out of range\n", sb.id());
         return Err(corrupt());
     }
     let new = match sb.iget(ino)? {
@@ -81,7 +82,19 @@ pub(crate) fn iget(sb: &DSuperBlock, ino: u64) -> Result<ARef<DInode>> {
                 )
                 .map_err(|_| corrupt())
         })
-        .inspect_err(|e| pr_err!("{}: inode {ino}: cannot load ({e:?})\n", sb.id()))?;
+        .inspect_err(|e| fs_err!("{}: inode {ino}: cannot load ({e:?})\n", sb.id()))?;
+        // A name refers to this inode, so it must count a link, and be of a
+        // type delafs implements. Refused here, before `on_disk` is set,
+        // eviction of the failed inode leaves its slot and blocks alone.
+        let why = match d.mode & S_IFMT {
+            S_IFREG | S_IFDIR if d.nlink == 0 => Some("link count is 0"),
+            S_IFREG | S_IFDIR => None,
+            _ => Some("not a regular file or directory"),
+        };
+        if let Some(why) = why {
+            fs_err!("{}: inode {ino}: {why}\n", sb.id());
+            return Err(corrupt());
+        }
         state.parent = d.parent;
         state.on_disk = true;
         d
@@ -97,7 +110,7 @@ pub(crate) fn iget(sb: &DSuperBlock, ino: u64) -> Result<ARef<DInode>> {
 pub(super) fn root(sb: &DSuperBlock) -> Result<ARef<DInode>> {
     let root = iget(sb, disk::ROOT_INO)?;
     if root.kind() != InodeKind::Directory {
-        pr_err!(
+        fs_err!(
             "{}: cannot mount: the root inode is not a directory\n",
             sb.id()
         );
@@ -216,7 +229,7 @@ pub(super) fn evict(inode: &DInode) {
             }
         });
     if removed.is_err() {
-        pr_err!("{}: inode {}: cannot drop extents\n", sb.id(), inode.ino());
+        fs_err!("{}: inode {}: cannot drop extents\n", sb.id(), inode.ino());
     }
     if leaked != 0 {
         // No dirty folio is left, so no reservation should be either.
@@ -229,7 +242,7 @@ pub(super) fn evict(inode: &DInode) {
         state.chain = KVec::new();
         drop(space);
         if let Err(e) = disk::clear_inode(sb, &fs.geo, inode.ino()) {
-            pr_err!("{}: inode {}: cannot free ({e:?})\n", sb.id(), inode.ino());
+            fs_err!("{}: inode {}: cannot free ({e:?})\n", sb.id(), inode.ino());
         }
         fs.inodes.lock().release(inode.ino());
     }

@@ -15,6 +15,23 @@
 //! Sections that hold these locks run with [`vfs::NoFs`], so memory
 //! allocation never recurses into a filesystem.
 
+/// Messages about corruption found at run time, which a user can trigger
+/// at will: rate limited, one line each.
+pub(crate) static CORRUPTION_MESSAGES: vfs::RateLimit = vfs::RateLimit::new();
+
+/// `pr_err!`, rate limited by [`CORRUPTION_MESSAGES`].
+macro_rules! fs_err {
+    ($($arg:tt)*) => {{
+        let (print, missed) = $crate::fs::CORRUPTION_MESSAGES.allow();
+        if missed != 0 {
+            kernel::pr_err!("{missed} messages suppressed\n");
+        }
+        if print {
+            kernel::pr_err!($($arg)*);
+        }
+    }};
+}
+
 mod dir;
 mod disk;
 mod file;
@@ -46,6 +63,8 @@ impl FileSystem for Delafs {
 
     const NAME: &'static CStr = c_str!("delafs");
     const MAGIC: u32 = DELAFS_MAGIC;
+    const MAX_BYTES: i64 = file::MAX_BYTES;
+    const MAX_LINKS: u32 = u32::MAX;
 
     fn init_inode_data() -> impl PinInit<InodeInfo, Error> {
         InodeInfo::new()
@@ -150,8 +169,16 @@ impl FileSystem for Delafs {
         file::map_blocks(inode, offset, len)
     }
 
-    fn prepare_write(inode: &Inode<Self>, pos: i64) -> Result {
-        file::prepare_write(inode, pos)
+    fn prepare_write(inode: &Inode<Self>, pos: i64, end: i64) -> Result {
+        file::prepare_write(inode, pos, end)
+    }
+
+    fn dio_write_failed(inode: &Inode<Self>, end: i64) -> Result {
+        file::dio_write_failed(inode, end)
+    }
+
+    fn release_file(inode: &Inode<Self>) -> Result {
+        file::release_file(inode)
     }
 
     fn dio_write_done(inode: &Inode<Self>, offset: i64, size: isize) -> Result {

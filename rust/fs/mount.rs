@@ -4,6 +4,7 @@
 //! and checked once, at mount; then free space and inode numbers live in
 //! memory and are written through to the bitmap and the inode table.
 
+use kernel::alloc::KVVec;
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -11,6 +12,7 @@ use kernel::sync::Mutex;
 use super::disk::{self, Geometry};
 use super::rbmap::RbMap;
 use super::DSuperBlock;
+use crate::shared::claim::{self, ClaimMap};
 use crate::shared::space::{FreeSpace, SpaceError};
 use crate::vfs::buffer::Buffer;
 use crate::vfs::{self, errno, StatFs};
@@ -209,6 +211,20 @@ pub(super) fn fill_super(sb: &DSuperBlock) -> Result<Pin<KBox<Fs>>> {
         return Err(refuse(sb, &"free space accounting is inconsistent", ENOSPC));
     }
 
+    // Every block has at most one owner. Metadata first: the bitmap must
+    // call it used, or the allocator would hand out the superblock.
+    let words = usize::try_from(claim::words_for(geo.total_blocks)).map_err(|_| EFBIG)?;
+    let mut claimed_words = KVVec::from_elem(0u64, words, GFP_KERNEL)?;
+    let mut claimed = ClaimMap::new(&mut claimed_words, geo.total_blocks).ok_or(ENOMEM)?;
+    claimed.claim(0, geo.data_start).map_err(|_| EINVAL)?;
+    if let Some(block) = (0..geo.data_start).find(|&b| !disk::block_used(&geo, &bitmap, b)) {
+        return Err(refuse(
+            sb,
+            &kernel::fmt!("the bitmap marks metadata block {block} free"),
+            errno(kernel::bindings::EUCLEAN),
+        ));
+    }
+
     // Inode numbers from the inode table, checking every inode on the way.
     let words = geo.inode_count.div_ceil(64) as usize;
     let mut used = KVec::with_capacity(words, GFP_KERNEL)?;
@@ -228,7 +244,7 @@ pub(super) fn fill_super(sb: &DSuperBlock) -> Result<Pin<KBox<Fs>>> {
             if ino == 0 {
                 continue;
             }
-            match disk::check_inode(sb, &geo, &bitmap, buf.data(), slot as usize) {
+            match disk::check_inode(sb, &geo, &bitmap, &mut claimed, buf.data(), slot as usize) {
                 Ok(true) => used[(ino / 64) as usize] |= 1 << (ino % 64),
                 Ok(false) => nfree += 1,
                 Err(why) => {

@@ -187,14 +187,28 @@ impl<T: FileSystem> Inode<T> {
         unsafe { bindings::set_nlink(self.as_raw(), n) };
     }
 
-    pub(crate) fn inc_nlink(&self) {
-        // SAFETY: as above.
+    /// Counts one more link. A count of 0 (an inode being deleted) or at
+    /// the filesystem's maximum is not raised: `inc_nlink()` would warn or
+    /// wrap, and an on-disk count may be wrong.
+    pub(crate) fn inc_nlink(&self) -> Result {
+        let n = self.nlink();
+        if n == 0 || n >= T::MAX_LINKS {
+            return Err(crate::vfs::errno(bindings::EUCLEAN));
+        }
+        // SAFETY: as above; the count is neither 0 nor at its maximum.
         unsafe { bindings::inc_nlink(self.as_raw()) };
+        Ok(())
     }
 
-    pub(crate) fn drop_nlink(&self) {
-        // SAFETY: as above; callers only drop links they counted.
+    /// Counts one link less; a count already 0 (which `drop_nlink()` would
+    /// warn about: an on-disk count that was too small) is left alone.
+    pub(crate) fn drop_nlink(&self) -> Result {
+        if self.nlink() == 0 {
+            return Err(crate::vfs::errno(bindings::EUCLEAN));
+        }
+        // SAFETY: as above; the count is not 0.
         unsafe { bindings::drop_nlink(self.as_raw()) };
+        Ok(())
     }
 
     pub(crate) fn clear_nlink(&self) {

@@ -100,6 +100,13 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
 
     const NAME: &'static CStr;
     const MAGIC: u32;
+    /// The largest file size the on-disk format can address (`s_maxbytes`):
+    /// the VFS refuses writes, truncates and fallocates past it with
+    /// `EFBIG`, so no offset the filesystem sees reaches it.
+    const MAX_BYTES: i64;
+    /// The largest link count the on-disk format can store
+    /// (`s_max_links`): `link(2)` and `mkdir(2)` fail with `EMLINK` there.
+    const MAX_LINKS: u32;
 
     fn init_inode_data() -> impl PinInit<Self::InodeData, Error>;
 
@@ -158,9 +165,16 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// Writeback of the dirty bytes `[offset, offset + len)`: the blocks under
     /// `offset`, allocating delalloc ones (at most those under the range).
     fn map_blocks(inode: &Inode<Self>, offset: i64, len: u32) -> Result<Mapping>;
-    /// A write at `pos` is about to start (inode locked, checks done): the
-    /// place to zero what lies between EOF and `pos`.
-    fn prepare_write(inode: &Inode<Self>, pos: i64) -> Result;
+    /// A write of `[pos, end)` is about to start (inode locked, checks
+    /// done): the place to zero what lies between EOF and `pos`, and to drop
+    /// whatever lies past EOF before the file grows over it.
+    fn prepare_write(inode: &Inode<Self>, pos: i64, end: i64) -> Result;
+    /// A direct write that was to end at `end` returned, not having grown
+    /// the file that far (an error or a short write; inode locked, every
+    /// direct I/O of the inode complete).
+    fn dio_write_failed(inode: &Inode<Self>, end: i64) -> Result;
+    /// The last reference to an open file of the inode is being put.
+    fn release_file(inode: &Inode<Self>) -> Result;
     /// A direct write of `size` bytes at `offset` completed.
     fn dio_write_done(inode: &Inode<Self>, offset: i64, size: isize) -> Result;
     /// truncate(2) to `size`.
@@ -169,4 +183,52 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     fn punch_hole(inode: &Inode<Self>, offset: i64, len: i64) -> Result;
     /// Makes the inode's metadata durable (its data is already written).
     fn sync_inode_metadata(inode: &Inode<Self>) -> Result;
+}
+
+/// A rate limit for kernel messages a user can trigger again and again (a
+/// corrupt image walked by `find`): at most `BURST` messages a window of
+/// `WINDOW_NS`, then one line counting what was left out. Like the C
+/// `printk_ratelimited()`, whose state cannot be declared from Rust.
+pub(crate) struct RateLimit {
+    window_start: core::sync::atomic::AtomicU64,
+    printed: core::sync::atomic::AtomicU32,
+    suppressed: core::sync::atomic::AtomicU32,
+}
+
+impl RateLimit {
+    const BURST: u32 = 10;
+    const WINDOW_NS: u64 = 5_000_000_000;
+
+    pub(crate) const fn new() -> Self {
+        Self {
+            window_start: core::sync::atomic::AtomicU64::new(0),
+            printed: core::sync::atomic::AtomicU32::new(0),
+            suppressed: core::sync::atomic::AtomicU32::new(0),
+        }
+    }
+
+    /// Whether a message may be printed now; on the first message of a new
+    /// window, `Some(n)` messages were suppressed in the last one.
+    pub(crate) fn allow(&self) -> (bool, u32) {
+        use core::sync::atomic::Ordering::Relaxed;
+        // SAFETY: `ktime_get()` may be called from any context.
+        let now = u64::try_from(unsafe { bindings::ktime_get() }).unwrap_or(0);
+        let start = self.window_start.load(Relaxed);
+        if now.saturating_sub(start) >= Self::WINDOW_NS
+            && self
+                .window_start
+                .compare_exchange(start, now, Relaxed, Relaxed)
+                .is_ok()
+        {
+            self.printed.store(0, Relaxed);
+            let missed = self.suppressed.swap(0, Relaxed);
+            self.printed.fetch_add(1, Relaxed);
+            return (true, missed);
+        }
+        if self.printed.fetch_add(1, Relaxed) < Self::BURST {
+            return (true, 0);
+        }
+        self.suppressed.fetch_add(1, Relaxed);
+        (false, 0)
+    }
 }

@@ -477,6 +477,7 @@ impl<T: FileSystem> FileOps<T> {
         splice_read: Some(bindings::filemap_splice_read),
         splice_write: Some(bindings::iter_file_splice_write),
         fallocate: Some(fallocate::<T>),
+        release: Some(release::<T>),
         // SAFETY: all-zeroes is a valid `file_operations`.
         ..unsafe { core::mem::zeroed() }
     };
@@ -518,6 +519,21 @@ unsafe extern "C" fn open<T: FileSystem>(
 
 /// # Safety
 ///
+/// VFS `release` arguments: the last reference to `file` is being put.
+unsafe extern "C" fn release<T: FileSystem>(
+    inode: *mut bindings::inode,
+    _file: *mut bindings::file,
+) -> c_int {
+    // SAFETY: the file holds a reference to its inode, a live inode of `T`.
+    let inode = unsafe { Inode::<T>::from_raw(inode) };
+    from_result(|| {
+        T::release_file(inode)?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
 /// VFS `llseek` arguments.
 unsafe extern "C" fn llseek<T: FileSystem>(
     file: *mut bindings::file,
@@ -545,7 +561,7 @@ unsafe extern "C" fn llseek<T: FileSystem>(
         return ret;
     }
     // SAFETY: VFS arguments; sets `f_pos` like `generic_file_llseek` does.
-    unsafe { bindings::vfs_setpos(file, ret, bindings::MAX_LFS_FILESIZE) }
+    unsafe { bindings::vfs_setpos(file, ret, T::MAX_BYTES) }
 }
 
 fn iocb_is_direct(iocb: *const bindings::kiocb) -> bool {
@@ -604,10 +620,13 @@ unsafe extern "C" fn write_iter<T: FileSystem>(
             // SAFETY: valid file.
             to_result(unsafe { bindings::file_modified((*iocb).ki_filp) })?;
             // SAFETY: valid `iocb`; the position is final after the checks.
-            T::prepare_write(inode, unsafe { (*iocb).ki_pos })?;
+            let pos = unsafe { (*iocb).ki_pos };
+            // The checks clipped `count` to `s_maxbytes - pos`.
+            let end = pos.checked_add(count as i64).ok_or(EFBIG)?;
+            T::prepare_write(inode, pos, end)?;
             if iocb_is_direct(iocb) {
                 // SAFETY: valid arguments; static ops.
-                to_count(unsafe {
+                let ret = unsafe {
                     bindings::iomap_dio_rw(
                         iocb,
                         from,
@@ -617,7 +636,16 @@ unsafe extern "C" fn write_iter<T: FileSystem>(
                         core::ptr::null_mut(),
                         0,
                     )
-                })
+                };
+                // A direct write that failed, or came up short, past EOF may
+                // leave blocks it wrote (or allocated) beyond the size: once
+                // every direct I/O is done, they go. A queued one cleans up
+                // when the file is released.
+                if ret != -(bindings::EIOCBQUEUED as isize) && end > inode.size() {
+                    inode.dio_wait();
+                    T::dio_write_failed(inode, end)?;
+                }
+                to_count(ret)
             } else {
                 // SAFETY: valid arguments; static ops.
                 to_count(unsafe {

@@ -166,7 +166,8 @@ unsafe extern "C" fn fill_super<T: FileSystem>(
         unsafe {
             (*sb_ptr).s_magic = T::MAGIC as _;
             (*sb_ptr).s_op = &super::ops::SuperOps::<T>::OPS;
-            (*sb_ptr).s_maxbytes = bindings::MAX_LFS_FILESIZE;
+            (*sb_ptr).s_maxbytes = T::MAX_BYTES;
+            (*sb_ptr).s_max_links = T::MAX_LINKS;
             (*sb_ptr).s_time_gran = 1;
             (*sb_ptr).s_flags |= bindings::SB_NOSEC;
             if bindings::sb_set_blocksize(sb_ptr, BLOCK_SIZE as i32) != BLOCK_SIZE as i32 {
