@@ -14,7 +14,7 @@ use crate::shared::claim::{ClaimError, ClaimMap};
 use crate::shared::format::{
     self, bitmap_test, chain_blocks_needed, chain_chunks, decode_dirent, encode_chain_block,
     encode_dirent, inode_slot, inode_slot_mut, ChainBlock, ExtentChecker, FormatError, Inode,
-    RecordError, Superblock, Timestamp,
+    RecordError, Superblock, Timestamp, INODE_SIZE,
 };
 use crate::shared::space::FreeSpace;
 use crate::vfs::buffer::Buffer;
@@ -325,6 +325,21 @@ pub(crate) fn write_inode(
             stored.push(piece, GFP_KERNEL)?;
         }
     }
+    // Verified before anything reaches the disk, as XFS's write verifiers
+    // do: a bug that built a bad inode must not make the image unmountable.
+    let mut checker = ExtentChecker::new(geo);
+    let mut parsed = Inode::new(d.mode);
+    parsed.size = d.size;
+    for e in &stored {
+        if let Err(e) = checker.check(e) {
+            fs_err!("{}: inode {ino}: not written: {}\n", sb.id(), e.describe());
+            return Err(corrupt());
+        }
+    }
+    if let Err(e) = checker.check_end(&parsed) {
+        fs_err!("{}: inode {ino}: not written: {}\n", sb.id(), e.describe());
+        return Err(corrupt());
+    }
     let needed = chain_blocks_needed(stored.len() as u64) as usize;
     while chain.len() < needed {
         let goal = chain.last().copied().unwrap_or(geo.data_start);
@@ -364,9 +379,15 @@ pub(crate) fn write_inode(
     inode
         .set_extents(&stored, chain.first().copied().unwrap_or(0))
         .map_err(|_| corrupt())?;
+    let mut raw = [0u8; INODE_SIZE];
+    inode.encode(&mut raw);
+    if let Err(e) = Inode::decode(&raw) {
+        fs_err!("{}: inode {ino}: not written: {}\n", sb.id(), e.describe());
+        return Err(corrupt());
+    }
     let (block, slot) = geo.inode_location(ino).ok_or_else(corrupt)?;
     let mut buf = sb.read_block(block)?;
-    inode.encode(inode_slot_mut(buf.data_mut(), slot).ok_or_else(corrupt)?);
+    *inode_slot_mut(buf.data_mut(), slot).ok_or_else(corrupt)? = raw;
     buf.mark_dirty();
     if sync {
         buf.sync()?;

@@ -8,6 +8,15 @@
 //! write time) and maps it `IOMAP_DELALLOC | IOMAP_F_NEW`; writeback turns
 //! reservations into blocks in `map_blocks`; a short write gives back, in
 //! `iomap_end`, what no dirty folio needs (the release loop).
+// Offsets and lengths here come from user space and from disk: no
+// arithmetic that can wrap, no indexing that can panic (issue 9).
+#![warn(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use kernel::bindings;
 use kernel::prelude::*;
@@ -59,6 +68,15 @@ fn round_up(pos: i64) -> Result<i64> {
 /// `pos` rounded down to a block boundary.
 fn round_down(pos: i64) -> Result<i64> {
     byte_of(block_of(pos)?)
+}
+
+/// Zeroes bytes `[from, to)` of the file, in the cache and (through
+/// writeback) on disk; nothing if the range is empty.
+fn zero_between(inode: &DInode, from: i64, to: i64) -> Result {
+    match to.checked_sub(from) {
+        Some(len) if len > 0 => zero_range(inode, from, len),
+        _ => Ok(()),
+    }
 }
 
 /// A mapping of file blocks `[lblk, lblk + len)`.
@@ -274,7 +292,7 @@ pub(super) fn prepare_write(inode: &DInode, pos: i64, end: i64) -> Result {
     inode.dio_wait();
     let eof_block_end = round_up(size)?;
     if pos > size && size != eof_block_end {
-        zero_range(inode, size, pos.min(eof_block_end) - size)?;
+        zero_between(inode, size, pos.min(eof_block_end))?;
     }
     trim_eof(inode)
 }
@@ -332,7 +350,7 @@ fn remove_blocks(inode: &DInode, first: u64, end: u64) -> Result {
     let mut removed = false;
     state
         .map
-        .remove(first, end - first, Filter::All, |_, n, s| {
+        .remove(first, end.saturating_sub(first), Filter::All, |_, n, s| {
             removed = true;
             match s {
                 State::Real { physical } => {
@@ -361,7 +379,7 @@ pub(super) fn setsize(inode: &DInode, size: i64) -> Result {
     if size < old {
         // Zero the tail of the new last block, on disk as in the cache.
         if size != new_eof_end {
-            zero_range(inode, size, new_eof_end - size)?;
+            zero_between(inode, size, new_eof_end)?;
         }
         truncate_setsize(inode, size);
         remove_blocks(inode, block_of(new_eof_end)?, MAX_FILE_BLOCKS)?;
@@ -370,7 +388,7 @@ pub(super) fn setsize(inode: &DInode, size: i64) -> Result {
         // blocks past it are not file data (see `prepare_write`).
         let old_eof_end = round_up(old)?;
         if old != old_eof_end {
-            zero_range(inode, old, old_eof_end - old)?;
+            zero_between(inode, old, old_eof_end)?;
         }
         trim_eof(inode)?;
         truncate_setsize(inode, size);
@@ -392,15 +410,15 @@ pub(super) fn punch_hole(inode: &DInode, offset: i64, len: i64) -> Result {
     if first_full >= end_full {
         // Inside one block: zeroing is all there is to do.
         let zero_end = end.min(size).max(offset);
-        return zero_range(inode, offset, zero_end - offset);
+        return zero_between(inode, offset, zero_end);
     }
     if offset < first_full && offset < size {
-        zero_range(inode, offset, first_full.min(size) - offset)?;
+        zero_between(inode, offset, first_full.min(size))?;
     }
     if end_full < end && end_full < size {
-        zero_range(inode, end_full, end.min(size) - end_full)?;
+        zero_between(inode, end_full, end.min(size))?;
     }
-    inode.truncate_pagecache_range(first_full, end_full - 1);
+    inode.truncate_pagecache_range(first_full, end_full.saturating_sub(1));
     remove_blocks(
         inode,
         block_of(first_full)?,

@@ -9,6 +9,15 @@
 //!
 //! The words are the caller's (a `KVVec` in the kernel, a `Vec` on the
 //! host): this module does not allocate.
+// Decoders meet bytes from disk: no arithmetic that can wrap, no indexing
+// that can panic, no unwrap (issue 9); the exceptions say why in place.
+#![warn(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 /// Blocks a word covers.
 const BITS: u64 = u64::BITS as u64;
@@ -75,12 +84,13 @@ impl<'a> ClaimMap<'a> {
     /// The first claimed block in `[start, end)` (which is inside the map).
     fn first_claimed(&mut self, start: u64, end: u64) -> Option<u64> {
         let mut found = None;
-        let mut base = start - start % BITS;
+        // Block numbers are below `blocks`, so these sums cannot wrap.
+        let mut base = start.saturating_sub(start.rem_euclid(BITS));
         self.for_words(start, end, |word, mask| {
             if found.is_none() && *word & mask != 0 {
-                found = Some(base + u64::from((*word & mask).trailing_zeros()));
+                found = Some(base.saturating_add(u64::from((*word & mask).trailing_zeros())));
             }
-            base += BITS;
+            base = base.saturating_add(BITS);
         });
         found
     }
@@ -90,26 +100,28 @@ impl<'a> ClaimMap<'a> {
     fn for_words(&mut self, start: u64, end: u64, mut f: impl FnMut(&mut u64, u64)) {
         let mut block = start;
         while block < end {
-            let bit = block % BITS;
-            let n = (BITS - bit).min(end - block);
-            let mask = if n == BITS {
-                u64::MAX
-            } else {
-                ((1u64 << n) - 1) << bit
-            };
+            let bit = block.rem_euclid(BITS);
+            // 1..=64 bits of this word, from `bit` on.
+            let n = BITS.saturating_sub(bit).min(end.saturating_sub(block));
+            let mask = u64::MAX
+                .checked_shr(BITS.saturating_sub(n) as u32)
+                .unwrap_or(0)
+                .checked_shl(bit as u32)
+                .unwrap_or(0);
             // In range: `block < blocks`, and `new` checked the length.
-            if let Some(word) = usize::try_from(block / BITS)
+            if let Some(word) = usize::try_from(block.div_euclid(BITS))
                 .ok()
                 .and_then(|i| self.words.get_mut(i))
             {
                 f(word, mask);
             }
-            block += n;
+            block = block.saturating_add(n.max(1));
         }
     }
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used)]
 mod tests {
     extern crate std;
     use super::*;

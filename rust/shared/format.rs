@@ -135,6 +135,15 @@
 //! - inodes: `inode_count <= 2^32 - 16` (a multiple of 16 that fits a
 //!   `u32`), so inode numbers stay below 2^32 - 1;
 //! - extents per file: 2^32 - 1.
+// Decoders meet bytes from disk: no arithmetic that can wrap, no indexing
+// that can panic, no unwrap (issue 9); the exceptions say why in place.
+#![warn(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use super::crc32c::crc32c;
 
@@ -218,6 +227,15 @@ pub const DT_SOCK: u8 = 12;
 // Byte access at offsets that are constants or bounded by a validated
 // index. Out-of-range access cannot happen; it reads 0 and writes nothing
 // rather than panicking.
+
+/// The offset of record `index` of `size` bytes from `base`; `usize::MAX`
+/// (which [`sub`] refuses) if that overflows.
+fn record_at(base: usize, index: usize, size: usize) -> usize {
+    index
+        .checked_mul(size)
+        .and_then(|o| o.checked_add(base))
+        .unwrap_or(usize::MAX)
+}
 
 fn sub<const N: usize>(bytes: &[u8], off: usize) -> Option<&[u8; N]> {
     bytes.get(off..off.checked_add(N)?)?.try_into().ok()
@@ -361,15 +379,15 @@ impl Geometry {
             return Err(FormatError::TooSmall);
         }
         if !(MIN_INODES..=MAX_INODES).contains(&inode_count)
-            || inode_count % INODES_PER_BLOCK as u64 != 0
+            || inode_count.checked_rem(INODES_PER_BLOCK as u64) != Some(0)
         {
             return Err(FormatError::BadInodeCount);
         }
         let bitmap_blocks = total_blocks.div_ceil(BITS_PER_BITMAP_BLOCK);
-        let inode_table_start = 1 + bitmap_blocks;
-        let inode_table_blocks = inode_count / INODES_PER_BLOCK as u64;
-        // Cannot overflow: both terms are far below 2^63.
-        let data_start = inode_table_start + inode_table_blocks;
+        let inode_table_start = bitmap_blocks.saturating_add(1);
+        let inode_table_blocks = inode_count.div_ceil(INODES_PER_BLOCK as u64);
+        // Far below 2^63 both, but a value from disk is never trusted.
+        let data_start = inode_table_start.saturating_add(inode_table_blocks);
         if data_start >= total_blocks {
             return Err(FormatError::NoRoomForData);
         }
@@ -386,7 +404,7 @@ impl Geometry {
 
     /// Number of data blocks.
     pub fn data_blocks(&self) -> u64 {
-        self.total_blocks - self.data_start
+        self.total_blocks.saturating_sub(self.data_start)
     }
 
     /// Whether `[start, start + len)` is a non-empty range inside the data
@@ -410,18 +428,20 @@ impl Geometry {
             return None;
         }
         let per_block = INODES_PER_BLOCK as u64;
-        Some((
-            self.inode_table_start + ino / per_block,
-            (ino % per_block) as usize,
-        ))
+        let block = self
+            .inode_table_start
+            .checked_add(ino.checked_div(per_block)?)?;
+        Some((block, usize::try_from(ino.checked_rem(per_block)?).ok()?))
     }
 
     /// The bitmap block (absolute block number) and the bit in it that
     /// describe `block`.
     pub fn bitmap_location(&self, block: u64) -> (u64, usize) {
+        // A block number divided by 32768 is far from overflowing.
         (
-            self.bitmap_start + block / BITS_PER_BITMAP_BLOCK,
-            (block % BITS_PER_BITMAP_BLOCK) as usize,
+            self.bitmap_start
+                .saturating_add(block.div_euclid(BITS_PER_BITMAP_BLOCK)),
+            block.rem_euclid(BITS_PER_BITMAP_BLOCK) as usize,
         )
     }
 
@@ -703,7 +723,8 @@ impl Extent {
 
     /// One past the last file block.
     pub fn logical_end(&self) -> u64 {
-        u64::from(self.logical) + u64::from(self.len)
+        // Two u32 values: the sum fits a u64.
+        u64::from(self.logical).saturating_add(u64::from(self.len))
     }
 
     /// One past the last disk block (saturating; decoded extents never
@@ -756,9 +777,10 @@ impl Iterator for ExtentSplit {
             len: n as u32,
             physical: self.physical,
         };
-        self.logical += n;
-        self.physical += n;
-        self.len -= n;
+        // `split` checked that the whole mapping fits.
+        self.logical = self.logical.saturating_add(n);
+        self.physical = self.physical.saturating_add(n);
+        self.len = self.len.saturating_sub(n);
         Some(e)
     }
 }
@@ -801,7 +823,7 @@ impl ExtentChecker {
             return Err(RecordError::ExtentOutsideData);
         }
         self.next_logical = e.logical_end();
-        self.count += 1;
+        self.count = self.count.saturating_add(1);
         Ok(())
     }
 
@@ -819,7 +841,7 @@ impl ExtentChecker {
     /// may have blocks past its size (a direct write that failed, an unclean
     /// shutdown); the kernel drops them before the file grows over them.
     pub fn check_end(&self, inode: &Inode) -> Result<(), RecordError> {
-        if inode.is_dir() && self.next_logical > inode.size / BLOCK_SIZE as u64 {
+        if inode.is_dir() && self.next_logical > inode.size.div_euclid(BLOCK_SIZE as u64) {
             return Err(RecordError::ExtentPastSize);
         }
         Ok(())
@@ -1026,7 +1048,7 @@ impl Inode {
         if inode.size > MAX_FILE_SIZE {
             return Err(RecordError::SizeTooLarge);
         }
-        if inode.is_dir() && inode.size % BLOCK_SIZE as u64 != 0 {
+        if inode.is_dir() && inode.size.rem_euclid(BLOCK_SIZE as u64) != 0 {
             return Err(RecordError::BadDirSize);
         }
         if (inode.extent_count as usize > INLINE_EXTENTS) != (inode.extent_chain != 0) {
@@ -1034,7 +1056,8 @@ impl Inode {
         }
         let used = (inode.extent_count as usize).min(INLINE_EXTENTS);
         for (i, slot) in inode.inline.iter_mut().enumerate() {
-            let Some(raw_extent) = sub::<EXTENT_SIZE>(raw, I_EXTENTS + i * EXTENT_SIZE) else {
+            let Some(raw_extent) = sub::<EXTENT_SIZE>(raw, record_at(I_EXTENTS, i, EXTENT_SIZE))
+            else {
                 continue;
             };
             if i < used {
@@ -1065,7 +1088,7 @@ impl Inode {
         put(raw, I_EXTENT_CHAIN, self.extent_chain.to_le_bytes());
         put(raw, I_PARENT, self.parent.to_le_bytes());
         for (i, e) in self.inline_extents().iter().enumerate() {
-            if let Some(slot) = sub_mut::<EXTENT_SIZE>(raw, I_EXTENTS + i * EXTENT_SIZE) {
+            if let Some(slot) = sub_mut::<EXTENT_SIZE>(raw, record_at(I_EXTENTS, i, EXTENT_SIZE)) {
                 e.encode(slot);
             }
         }
@@ -1089,7 +1112,7 @@ pub fn inode_slot(block: &Block, slot: usize) -> Option<&[u8; INODE_SIZE]> {
     if slot >= INODES_PER_BLOCK {
         return None;
     }
-    sub(block, slot * INODE_SIZE)
+    sub(block, record_at(0, slot, INODE_SIZE))
 }
 
 /// Inode slot `slot` (0..16) of an inode table block, for writing.
@@ -1097,7 +1120,7 @@ pub fn inode_slot_mut(block: &mut Block, slot: usize) -> Option<&mut [u8; INODE_
     if slot >= INODES_PER_BLOCK {
         return None;
     }
-    sub_mut(block, slot * INODE_SIZE)
+    sub_mut(block, record_at(0, slot, INODE_SIZE))
 }
 
 /// The chain extents of a file whose extents are `extents`, cut into the
@@ -1146,7 +1169,7 @@ impl<'a> ChainBlock<'a> {
         if count == 0 || count as usize > CHAIN_EXTENTS {
             return Err(RecordError::BadChainCount);
         }
-        let used_end = CH_EXTENTS + count as usize * EXTENT_SIZE;
+        let used_end = record_at(CH_EXTENTS, count as usize, EXTENT_SIZE);
         for off in (CH_EXTENTS..used_end).step_by(EXTENT_SIZE) {
             if let Some(raw) = sub::<EXTENT_SIZE>(block, off) {
                 Extent::decode(raw)?;
@@ -1166,7 +1189,7 @@ impl<'a> ChainBlock<'a> {
     pub fn extents(&self) -> impl Iterator<Item = Extent> + 'a {
         let raw = self.raw;
         (0..self.count as usize).filter_map(move |i| {
-            sub::<EXTENT_SIZE>(raw, CH_EXTENTS + i * EXTENT_SIZE)
+            sub::<EXTENT_SIZE>(raw, record_at(CH_EXTENTS, i, EXTENT_SIZE))
                 .and_then(|r| Extent::decode(r).ok())
         })
     }
@@ -1187,7 +1210,7 @@ pub fn encode_chain_block(
     put(block, CH_COUNT, (extents.len() as u32).to_le_bytes());
     put(block, CH_NEXT, next.to_le_bytes());
     for (i, e) in extents.iter().enumerate() {
-        if let Some(slot) = sub_mut::<EXTENT_SIZE>(block, CH_EXTENTS + i * EXTENT_SIZE) {
+        if let Some(slot) = sub_mut::<EXTENT_SIZE>(block, record_at(CH_EXTENTS, i, EXTENT_SIZE)) {
             e.encode(slot);
         }
     }
@@ -1236,7 +1259,7 @@ fn dirent_bytes(block: &Block, slot: usize) -> Result<&[u8; DIRENT_SIZE], Record
     if slot >= DIRENTS_PER_BLOCK {
         return Err(RecordError::SlotOutOfRange);
     }
-    sub(block, slot * DIRENT_SIZE).ok_or(RecordError::SlotOutOfRange)
+    sub(block, record_at(0, slot, DIRENT_SIZE)).ok_or(RecordError::SlotOutOfRange)
 }
 
 /// Decodes and checks directory entry `slot` (0..15) of a directory block:
@@ -1306,15 +1329,15 @@ pub fn encode_dirent(
             return Err(RecordError::FreeEntryNotZero);
         }
     }
-    let raw =
-        sub_mut::<DIRENT_SIZE>(block, slot * DIRENT_SIZE).ok_or(RecordError::SlotOutOfRange)?;
+    let raw = sub_mut::<DIRENT_SIZE>(block, record_at(0, slot, DIRENT_SIZE))
+        .ok_or(RecordError::SlotOutOfRange)?;
     raw.fill(0);
     if let Some(e) = entry {
         put(raw, D_INO, e.ino.to_le_bytes());
         // Checked above: 1..=255.
         put(raw, D_NAME_LEN, [e.name.len() as u8]);
         put(raw, D_FILE_TYPE, [e.file_type]);
-        if let Some(dst) = raw.get_mut(D_NAME..D_NAME + e.name.len()) {
+        if let Some(dst) = raw.get_mut(D_NAME..record_at(D_NAME, e.name.len(), 1)) {
             dst.copy_from_slice(e.name);
         }
     }
@@ -1332,6 +1355,7 @@ pub fn check_dir_block_tail(block: &Block) -> Result<(), RecordError> {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
