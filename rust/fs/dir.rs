@@ -139,13 +139,9 @@ fn add_entry(dir: &DInode, name: &[u8], ino: u64, dtype: u8) -> Result {
     let mut state = lock_state(dir);
     let goal = sb.data().geo.data_start;
     let (block, _) = sb.data().space.lock().alloc(1, goal)?;
-    if state
-        .map
-        .insert(index, 1, State::Real { physical: block })
-        .is_err()
-    {
+    if let Err(e) = state.map.insert(index, 1, State::Real { physical: block }) {
         let _ = sb.data().space.lock().free(block, 1);
-        return Err(ENOMEM);
+        return Err(super::map_errno(e));
     }
     drop(state);
     let mut buf = sb.zeroed_block(block)?;

@@ -22,7 +22,7 @@ use kernel::bindings;
 use kernel::prelude::*;
 
 use super::release::release_delalloc;
-use super::{lock_state, DInode};
+use super::{lock_state, map_errno, DInode};
 use crate::shared::extent_map::{Filter, Lookup, State};
 use crate::shared::format::MAX_FILE_BLOCKS;
 use crate::vfs::buffer::BLOCK_SIZE;
@@ -123,10 +123,13 @@ pub(super) fn iomap_begin(
                 // A direct write over reserved space: allocate it now.
                 let n = n.min(want);
                 let (block, got) = fs.space.lock().alloc_reserved(n, fs.geo.data_start)?;
-                state
-                    .map
-                    .convert_delalloc(lblk, got, block)
-                    .map_err(|_| ENOMEM)?;
+                if let Err(e) = state.map.convert_delalloc(lblk, got, block) {
+                    let mut space = fs.space.lock();
+                    let _ = space.free(block, got);
+                    // Keep the reservation the delalloc extent still holds.
+                    let _ = space.reserve_up_to(got);
+                    return Err(map_errno(e));
+                }
                 inode.mark_dirty();
                 return mapping(lblk, got, MappingKind::Mapped { block }, false);
             }
@@ -141,22 +144,18 @@ pub(super) fn iomap_begin(
             match kind {
                 IoKind::Direct => {
                     let (block, got) = fs.space.lock().alloc(n, fs.geo.data_start)?;
-                    if state
-                        .map
-                        .insert(lblk, got, State::Real { physical: block })
-                        .is_err()
-                    {
+                    if let Err(e) = state.map.insert(lblk, got, State::Real { physical: block }) {
                         let _ = fs.space.lock().free(block, got);
-                        return Err(ENOMEM);
+                        return Err(map_errno(e));
                     }
                     inode.mark_dirty();
                     mapping(lblk, got, MappingKind::Mapped { block }, true)
                 }
                 _ => {
                     let got = fs.space.lock().reserve_up_to(n)?;
-                    if state.map.insert(lblk, got, State::Delalloc).is_err() {
+                    if let Err(e) = state.map.insert(lblk, got, State::Delalloc) {
                         fs.space.lock().unreserve(got);
-                        return Err(ENOMEM);
+                        return Err(map_errno(e));
                     }
                     mapping(lblk, got, MappingKind::Delalloc, true)
                 }
@@ -258,12 +257,12 @@ pub(super) fn map_blocks(inode: &DInode, offset: i64, len: u32) -> Result<Mappin
                 .space
                 .lock()
                 .alloc_reserved(len.min(dirty_blocks), goal)?;
-            if state.map.convert_delalloc(lblk, got, block).is_err() {
+            if let Err(e) = state.map.convert_delalloc(lblk, got, block) {
                 let mut space = fs.space.lock();
                 let _ = space.free(block, got);
                 // Keep the reservation the delalloc extent still holds.
                 let _ = space.reserve_up_to(got);
-                return Err(ENOMEM);
+                return Err(map_errno(e));
             }
             inode.mark_dirty();
             mapping(lblk, got, MappingKind::Mapped { block }, false)
@@ -361,7 +360,7 @@ fn remove_blocks(inode: &DInode, first: u64, end: u64) -> Result {
                 State::Delalloc => space.unreserve(n),
             }
         })
-        .map_err(|_| ENOMEM)?;
+        .map_err(map_errno)?;
     if removed {
         inode.mark_dirty();
     }

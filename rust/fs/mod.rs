@@ -201,6 +201,16 @@ impl FileSystem for Delafs {
     }
 }
 
+/// The errno for a failed extent map operation: only a failed allocation
+/// is `ENOMEM`; a range that is (or is not) already mapped means the
+/// in-memory map disagrees with what the caller read, i.e. corruption.
+pub(crate) fn map_errno(e: crate::shared::extent_map::MapError) -> kernel::error::Error {
+    match e {
+        crate::shared::extent_map::MapError::NoMemory => ENOMEM,
+        _ => vfs::errno(kernel::bindings::EUCLEAN),
+    }
+}
+
 /// Shorthands for the filesystem's own types.
 pub(crate) type DInode = Inode<Delafs>;
 pub(crate) type DSuperBlock = SuperBlock<Delafs>;
