@@ -114,6 +114,17 @@ fn find_typed(dir: &DInode, name: &[u8]) -> Result<Option<(u64, u64, u8)>> {
     Ok(found)
 }
 
+/// Whether an entry other than `slot` names inode `ino`.
+fn named_twice(dir: &DInode, slot: u64, ino: u64) -> Result<bool> {
+    let twice = for_each_entry(dir, 0, |other, entry| {
+        if other != slot && u64::from(entry.ino) == ino {
+            return Ok(ControlFlow::Break(()));
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
+    Ok(twice.is_break())
+}
+
 /// The slot and inode number of `name`.
 fn find(dir: &DInode, name: &[u8]) -> Result<Option<(u64, u64)>> {
     Ok(find_typed(dir, name)?.map(|(slot, ino, _)| (slot, ino)))
@@ -174,14 +185,26 @@ pub(super) fn lookup(dir: &DInode, name: &[u8]) -> Result<Option<ARef<DInode>>> 
     let Some((slot, ino, dtype)) = find_typed(dir, name)? else {
         return Ok(None);
     };
+    // The root and a directory itself are never named by an entry ("." and
+    // ".." are not stored).
+    if ino == dir.ino() || ino == disk::ROOT_INO {
+        fs_err!(
+            "{}: directory {}: entry {slot} names inode {ino}, a directory above it\n",
+            dir.super_block().id(),
+            dir.ino()
+        );
+        return Err(errno(bindings::EUCLEAN));
+    }
     let inode = iget(dir.super_block(), ino)?;
     // The entry and the inode must agree, and a directory has one name, in
     // the directory its `parent` field names: a second name for it (a
-    // hard link, or an entry in itself) would make the tree a graph.
+    // hard link) would make the tree a graph.
     let why = if dtype != dtype_of(&inode) {
         Some("entry type does not match the inode")
     } else if inode.kind() == InodeKind::Directory && lock_state(&inode).parent != dir.ino() {
         Some("directory named outside its parent")
+    } else if inode.kind() == InodeKind::Directory && named_twice(dir, slot, ino)? {
+        Some("directory named twice")
     } else {
         None
     };

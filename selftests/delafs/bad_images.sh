@@ -10,12 +10,15 @@ IMG=/tmp/bad.img
 # python3 with crc32c() defined: the checksum of every delafs structure.
 CRC32C_PY='
 import struct, sys
+def _entry(n):
+    for _ in range(8):
+        n = (n >> 1) ^ (0x82F63B78 if n & 1 else 0)
+    return n
+_TABLE = [_entry(i) for i in range(256)]
 def crc32c(data):
     crc = 0xffffffff
     for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+        crc = _TABLE[(crc ^ b) & 0xff] ^ (crc >> 8)
     return crc ^ 0xffffffff
 '
 py() { python3 -c "$CRC32C_PY$(cat)" "$@"; }
@@ -69,7 +72,7 @@ fresh_image() {
 }
 
 ktap_print_header
-ktap_set_plan 8
+ktap_set_plan 17
 load_module
 
 rm -f "$IMG"; truncate -s 16M "$IMG"
@@ -110,6 +113,108 @@ with open(sys.argv[1], "r+b") as f:
     f.write(ino)
 PY
 try_mount "an extent outside the device" "Structure needs cleaning\|wrong fs type" "outside"
+
+# The image the semantic cases start from, made by the kernel: /a (2
+# blocks), /b (1 block), /d (a directory), so inodes 2, 3 and 4.
+populated_image() {
+	fresh_image
+	mount -t delafs -o loop "$IMG" "$MNT" || return 1
+	head -c 8192 /dev/urandom >"$MNT/a"
+	head -c 4096 /dev/urandom >"$MNT/b"
+	mkdir "$MNT/d"
+	umount "$MNT"
+}
+# Edits inode fields or raw bytes of $IMG with the checksum kept valid, so
+# only the verifiers' semantic checks can refuse them. Python statements on
+# `inode(n)` / `put_inode(n, raw)`, `extent(raw, i)`, `dirblock(n)`,
+# `bitmap_clear(block)`.
+patch_image() {
+	py "$IMG" "$1" <<'PY'
+path, prog = sys.argv[1], sys.argv[2]
+f = open(path, "r+b")
+sb = f.read(4096)
+itable, = struct.unpack_from("<Q", sb, 48)
+def inode(n):
+    f.seek(itable * 4096 + n * 256)
+    return bytearray(f.read(256))
+def put_inode(n, raw):
+    struct.pack_into("<I", raw, 252, crc32c(bytes(raw[:252])))
+    f.seek(itable * 4096 + n * 256)
+    f.write(raw)
+def extent(raw, i):
+    return struct.unpack_from("<IIQ", raw, 96 + 16 * i)
+def dirblock(n):
+    return extent(inode(n), 0)[2]
+def bitmap_clear(block):
+    f.seek(4096)
+    bm = bytearray(f.read(4096))
+    bm[block // 8] &= ~(1 << (block % 8)) & 0xff
+    struct.pack_into("<I", bm, 4092, crc32c(bytes(bm[:4092])))
+    f.seek(4096)
+    f.write(bm)
+exec(prog)
+f.close()
+PY
+}
+
+# Mount-time verifiers: values with valid checksums that cannot be right.
+populated_image
+patch_image 'r = inode(2); struct.pack_into("<Q", r, 16, 1 << 63); put_inode(2, r)'
+try_mount "a file size of 2^63 (valid checksum)" "Structure needs cleaning" "size beyond the largest file"
+
+populated_image
+patch_image 'r = inode(3); struct.pack_into("<Q", r, 104, extent(inode(2), 0)[2]); put_inode(3, r)'
+try_mount "two files sharing a block" "Structure needs cleaning" "also used by metadata or another inode"
+
+populated_image
+patch_image 'r = inode(2); struct.pack_into("<Q", r, 104, 0); put_inode(2, r)'
+try_mount "an extent over the superblock" "Structure needs cleaning" "outside the data area"
+
+populated_image
+patch_image 'bitmap_clear(0)'
+try_mount "a bitmap that calls the superblock free" "Structure needs cleaning" "metadata block 0 free"
+
+populated_image
+patch_image 'r = inode(4); struct.pack_into("<Q", r, 16, 4097); put_inode(4, r)'
+try_mount "a directory size that is not whole blocks" "Structure needs cleaning" "multiple of the block size"
+
+# Run-time verifiers: the image mounts, the one bad name fails with EUCLEAN
+# and a kernel line, and the rest stays usable.
+# check_runtime DESCRIPTION PATCH PATH LOG_TEXT
+check_runtime() {
+	local what=$1 patch=$2 victim=$3 logwant=$4 ok=1
+	populated_image && patch_image "$patch"
+	dmesg -C
+	if ! mount -t delafs -o loop "$IMG" "$MNT"; then
+		ktap_test_fail "$what: mounts"
+		return
+	fi
+	if out=$(stat "$MNT/$victim" 2>&1 && cat "$MNT/$victim" 2>&1 >/dev/null); then
+		printf '# %s was usable\n' "$victim"
+		ok=0
+	elif ! printf '%s' "$out" | grep -q "Structure needs cleaning"; then
+		printf '# said: %s\n' "$out"
+		ok=0
+	fi
+	dmesg | grep -q "delafs: .*$logwant" || { printf '# no kernel line with: %s\n' "$logwant"; ok=0; }
+	# Everything else works: a new file, another name, unmount.
+	echo x >"$MNT/new" && [ "$(cat "$MNT/new")" = x ] || ok=0
+	[ "$victim" = b ] || [ "$(stat -c %s "$MNT/b")" = 4096 ] || ok=0
+	umount "$MNT" || ok=0
+	dmesg | grep "delafs: " | sed 's/^/# /'
+	if [ $ok = 1 ]; then ktap_test_pass "$what"; else ktap_test_fail "$what"; fi
+}
+
+check_runtime "a named inode with a link count of 0" \
+	'r = inode(2); struct.pack_into("<I", r, 4, 0); put_inode(2, r)' a "link count is 0"
+# Root's entries are slots 0 (a), 1 (b), 2 (d) of its first block: name d
+# as a regular file, then name b as the directory inode 4 (a second name).
+check_runtime "an entry type that does not match its inode" \
+	'f.seek(dirblock(1) * 4096 + 2 * 264 + 5); f.write(bytes([8]))' d "entry type does not match"
+check_runtime "a second name for a directory" \
+	'f.seek(dirblock(1) * 4096 + 1 * 264); f.write(struct.pack("<IBB", 4, 1, 4))' b "directory named twice"
+check_runtime "a directory named in itself" \
+	'f.seek(dirblock(1) * 4096 + 1 * 264); f.write(struct.pack("<IBB", 1, 1, 4))' b "a directory above it"
 
 fresh_image
 check "the good image still mounts" bash -c "mount -t delafs -o loop $IMG $MNT && umount $MNT"
