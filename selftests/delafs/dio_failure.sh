@@ -6,10 +6,12 @@
 #
 # - O_DIRECT (pwrite and libaio) and buffered writes whose user buffer
 #   faults: after 64 KiB (B: EFAULT with size 0, or a short write whose
-#   bytes are there), B deleted, then at once (C: EFAULT, size 0); then
-#   `truncate -s 1m C` reads only zeros, never 0xab nor B's bytes;
+#   bytes are there), B deleted, then at once (C: EFAULT, size 0); the
+#   filesystem checks clean (umount, fsck, mount); then `truncate -s 1m C`
+#   reads only zeros, never 0xab nor B's bytes;
 # - on a nearly full filesystem, a 1 MiB O_DIRECT (and a buffered) write to
-#   a new file fails with ENOSPC or comes up short; after `truncate -s 1m`
+#   a new file fails with ENOSPC or comes up short; the filesystem checks
+#   clean (umount, fsck, mount); after `truncate -s 1m`
 #   the file holds exactly the bytes the write reported, then zeros;
 # - after umount, with all those files, the filesystem checks clean
 #   (fsck.delafs: no extent past a file's size; xfs_repair -n).
@@ -50,6 +52,20 @@ content_ok() {
 			"$(bytes_of "$f" B) of 'B' (a deleted file's), $(bytes_of "$f" "$byte") of '$byte' (the failed write's own)," \
 			"first difference: $(cmp -i "$n:0" -n $((size - n)) "$f" /dev/zero 2>&1 | head -1)"
 		return 1
+	fi
+}
+
+# remount_fsck: umount, check the filesystem (a failed write must not leave
+# extents past a file's size: fsck.delafs reports "extents reach file
+# block ... past the size"), mount again.
+remount_fsck() {
+	umount "$FS_MNT" || return 1
+	if [ "$FS_TYPE" = delafs ]; then
+		"$FSCK" "$FS_DEV" || { mount -t delafs "$FS_DEV" "$FS_MNT"; return 1; }
+		mount -t delafs "$FS_DEV" "$FS_MNT"
+	else
+		xfs_repair -n "$FS_DEV" >/dev/null 2>&1 || { echo "xfs_repair -n: problems"; mount "$FS_DEV" "$FS_MNT"; return 1; }
+		mount -t xfs "$FS_DEV" "$FS_MNT"
 	fi
 }
 
@@ -101,6 +117,8 @@ faulting() {
 		return 1
 	fi
 	content_ok "$FS_MNT/C$tag" 0 0 C || return 1
+	echo "umount, fsck, mount after the failed writes"
+	remount_fsck || return 1
 	truncate -s 1m "$FS_MNT/C$tag" && content_ok "$FS_MNT/C$tag" $MIB 0 C || return 1
 	# and again from disk
 	sync -f "$FS_MNT" && echo 3 >/proc/sys/vm/drop_caches && content_ok "$FS_MNT/C$tag" $MIB 0 C
@@ -133,6 +151,8 @@ full_write() {
 	out=$("$DIO" $flags -c 0x41 "$f" 0 $MIB $MIB) || return 1
 	write_ok "$out" "$f" $((MIB - 4096)) A ENOSPC || return 1
 	[ "${out#error}" = "$out" ] || out=0
+	echo "umount, fsck, mount after the failed write"
+	remount_fsck || return 1
 	truncate -s 1m "$f" && content_ok "$f" $MIB "$out" A || return 1
 	sync -f "$FS_MNT" && echo 3 >/proc/sys/vm/drop_caches && content_ok "$f" $MIB "$out" A
 }
