@@ -26,8 +26,10 @@
  * line, "# <fs> <case>: <result>", and " want <expected>" when it differs.
  *
  * Results side by side: delafs as this test expects it once s_maxbytes is
- * 2^44 (the old module, s_maxbytes 2^63-1, oopses or differs: see the
- * commit log and boundaries.sh), XFS as seen in the lab guest (6.12):
+ * 2^44 (the module before that fix, with s_maxbytes 2^63-1, oopsed with a
+ * Rust add-overflow panic on writes, truncates and punches near 2^63 and
+ * accepted lseek, ftruncate and fallocate ranges past 2^44), XFS as seen
+ * in the lab guest (6.12):
  *
  *   case                                     delafs (max 2^44)          xfs (max 2^63-1)
  *   pwrite 1 @ max-1                         1                          1
