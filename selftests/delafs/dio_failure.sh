@@ -22,10 +22,18 @@ MIB=1048576
 POISON='\253'	# 0xab
 DIO=$DIR/dio_write
 
+# fill_to_enospc FILE: 0xab written to FILE until the filesystem is full
+# (xfs_io writes 1 MiB a call from one pattern buffer: a head | tr pipe
+# took minutes a filesystem under TCG).
+fill_to_enospc() {
+	xfs_io -f -c "pwrite -q -b $MIB -S 0xab 0 $((1024 * MIB))" "$1" >/dev/null 2>&1
+	return 0
+}
+
 # poison_free_space_full: every free block of the filesystem gets 0xab
 # (written to ENOSPC, synced, deleted).
 poison_free_space_full() {
-	head -c $((1024 * MIB)) /dev/zero | tr '\0' "$POISON" >"$FS_MNT/poison" 2>/dev/null
+	fill_to_enospc "$FS_MNT/poison"
 	sync -f "$FS_MNT" && [ "$(stat -c %s "$FS_MNT/poison")" -gt $((200 * MIB)) ] &&
 		rm "$FS_MNT/poison" && sync -f "$FS_MNT"
 }
@@ -137,7 +145,7 @@ buffered_short() {
 # nearly_full: fill the filesystem with 0xab to ENOSPC, then give back
 # 256 KiB of it, so every free block holds the marker.
 nearly_full() {
-	head -c $((1024 * MIB)) /dev/zero | tr '\0' "$POISON" >"$FS_MNT/filler" 2>/dev/null
+	fill_to_enospc "$FS_MNT/filler"
 	sync -f "$FS_MNT" && truncate -s -256K "$FS_MNT/filler" && sync -f "$FS_MNT" &&
 		echo "free: $(stat -f -c '%f blocks of %S' "$FS_MNT")"
 }
