@@ -165,7 +165,18 @@ fn mkfs_refuses_small_targets() {
 fn fsck_usage_and_operational_errors() {
     let dir = Scratch::new("usage");
     assert_eq!(code(&run(FSCK, &[])), 16);
-    assert_eq!(code(&run(FSCK, &["-y", "x.img"])), 16);
+    assert_eq!(code(&run(FSCK, &["-q", "x.img"])), 16);
+    assert_eq!(code(&run(FSCK, &["-y", "-n", "x.img"])), 16);
+    assert_eq!(code(&run(FSCK, &["-p", "-y", "x.img"])), 16);
+    let help = run(FSCK, &["-h"]);
+    assert_eq!(code(&help), 0);
+    assert!(stdout(&help).contains("-p, -a"), "{}", stdout(&help));
+    // -y opens the image for writing: a missing one is an operational
+    // error.
+    assert_eq!(
+        code(&run(FSCK, &["-y", dir.path("x.img").to_str().unwrap()])),
+        8
+    );
     assert_eq!(code(&run(FSCK, &["a.img", "b.img"])), 16);
     let out = run(FSCK, &[dir.path("missing.img").to_str().unwrap()]);
     assert_eq!(code(&out), 8);

@@ -1,8 +1,12 @@
-//! `fsck.delafs [-n] [-v] IMAGE`: checks an unmounted delafs filesystem,
-//! read-only, and prints each problem on its own line, then a summary.
+//! `fsck.delafs [-n | -p | -y] [-v] IMAGE`: checks an unmounted delafs
+//! filesystem and prints each problem on its own line, then a summary.
+//! Without an option, or with `-n`, nothing is written. `-p` (preen; `-a`
+//! is the same) makes the safe fixes only; `-y` makes every fix fsck knows,
+//! answering yes to each. The fixes are listed in `host/fsck.rs`.
 //!
-//! Exit status, as e2fsck's: 0 clean, 4 problems found (left uncorrected),
-//! 8 operational error (cannot open or read), 16 usage error.
+//! Exit status, as e2fsck's: 0 clean, 1 errors corrected (the filesystem is
+//! now clean), 4 errors left uncorrected, 8 operational error (cannot open,
+//! read or write), 16 usage error.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,70 +15,122 @@ use std::process::ExitCode;
 pub mod host;
 
 use host::disk::FileDisk;
-use host::fsck;
+use host::fsck::{self, Repair};
 
-const USAGE: &str = "usage: fsck.delafs [-n] [-v] IMAGE";
+const USAGE: &str = "usage: fsck.delafs [-n | -p | -y] [-v] IMAGE
+  (none), -n  check only, never write (exit 0 clean, 4 problems found)
+  -p, -a      preen: make the safe fixes only (exit 1 if all were fixed,
+              4 if problems needing -y remain)
+  -y          fix everything fsck can (exit 1 if fixed, 4 if some are left)
+  -v          also print what was checked
+exit status: 0 clean, 1 errors corrected, 4 errors left, 8 operational
+error, 16 usage";
 
-const EXIT_CLEAN: u8 = 0;
-const EXIT_PROBLEMS: u8 = 4;
 const EXIT_OPERATIONAL: u8 = 8;
 const EXIT_USAGE: u8 = 16;
+
+fn usage(msg: &str) -> ExitCode {
+    eprintln!("fsck.delafs: {msg}\n{USAGE}");
+    ExitCode::from(EXIT_USAGE)
+}
 
 fn main() -> ExitCode {
     let mut verbose = false;
     let mut image = None;
+    // None: check only.
+    let mut mode: Option<Option<Repair>> = None;
     for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            // Never writes anyway; -n is accepted as e2fsck's "answer no".
-            "-n" => {}
-            "-v" => verbose = true,
+        let want = match arg.as_str() {
+            "-n" => Some(None),
+            "-p" | "-a" => Some(Some(Repair::Preen)),
+            "-y" => Some(Some(Repair::Yes)),
+            "-v" => {
+                verbose = true;
+                None
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
-                return ExitCode::from(EXIT_CLEAN);
+                return ExitCode::from(0);
             }
             s if s.starts_with('-') && s.len() > 1 => {
-                eprintln!("fsck.delafs: unknown option {s}\n{USAGE}");
-                return ExitCode::from(EXIT_USAGE);
+                return usage(&format!("unknown option {s}"));
             }
             s => {
                 if image.replace(PathBuf::from(s)).is_some() {
-                    eprintln!("fsck.delafs: only one IMAGE\n{USAGE}");
-                    return ExitCode::from(EXIT_USAGE);
+                    return usage("only one IMAGE");
                 }
+                None
             }
+        };
+        if let Some(want) = want {
+            if mode.is_some_and(|m| m != want) {
+                return usage("-n, -p and -y exclude each other");
+            }
+            mode = Some(want);
         }
     }
     let Some(image) = image else {
-        eprintln!("fsck.delafs: no IMAGE given\n{USAGE}");
-        return ExitCode::from(EXIT_USAGE);
+        return usage("no IMAGE given");
     };
+    let repair = mode.flatten();
     let shown = image.display().to_string();
-    let mut disk = match FileDisk::open(&image, false) {
+    let mut disk = match FileDisk::open(&image, repair.is_some()) {
         Ok(disk) => disk,
         Err(e) => {
             eprintln!("fsck.delafs: {shown}: cannot open: {e}");
             return ExitCode::from(EXIT_OPERATIONAL);
         }
     };
-    let report = match fsck::check(&mut disk) {
-        Ok(report) => report,
+    let Some(how) = repair else {
+        let report = match fsck::check(&mut disk) {
+            Ok(report) => report,
+            Err(e) => {
+                eprintln!("fsck.delafs: {shown}: read error: {e}");
+                return ExitCode::from(EXIT_OPERATIONAL);
+            }
+        };
+        if verbose {
+            for note in &report.notes {
+                println!("{note}");
+            }
+        }
+        for problem in &report.problems {
+            println!("{problem}");
+        }
+        println!("{}", report.summary(&shown));
+        return ExitCode::from(fsck::exit_code(&report, false));
+    };
+    let outcome = match fsck::repair(&mut disk, how) {
+        Ok(outcome) => outcome,
         Err(e) => {
-            eprintln!("fsck.delafs: {shown}: read error: {e}");
+            eprintln!("fsck.delafs: {shown}: I/O error: {e}");
             return ExitCode::from(EXIT_OPERATIONAL);
         }
     };
     if verbose {
-        for note in &report.notes {
+        for note in &outcome.found.notes {
             println!("{note}");
         }
     }
-    for problem in &report.problems {
+    for problem in &outcome.found.problems {
         println!("{problem}");
     }
-    println!("{}", report.summary(&shown));
-    ExitCode::from(if report.is_clean() {
-        EXIT_CLEAN
-    } else {
-        EXIT_PROBLEMS
-    })
+    for fix in &outcome.fixed {
+        println!("fixed: {fix}");
+    }
+    for problem in &outcome.after.problems {
+        println!("left: {problem}");
+    }
+    if !outcome.fixed.is_empty() {
+        println!(
+            "{shown}: {} fixes in {} passes",
+            outcome.fixed.len(),
+            outcome.passes
+        );
+    }
+    println!("{}", outcome.after.summary(&shown));
+    if !outcome.after.is_clean() && how == Repair::Preen {
+        println!("{shown}: UNEXPECTED INCONSISTENCY; run fsck.delafs -y");
+    }
+    ExitCode::from(fsck::exit_code(&outcome.after, !outcome.fixed.is_empty()))
 }

@@ -55,6 +55,38 @@ impl ImageBuilder {
         }
     }
 
+    /// An existing image (e.g. after a repair), to inspect or change. The
+    /// builder does not know its extent chains: `set_extents` writes new
+    /// ones.
+    pub fn from_disk(disk: MemDisk) -> Self {
+        let blocks = delafs::shared::format::Superblock::decode(disk.block(0), u64::MAX)
+            .expect("image superblock");
+        Self {
+            disk,
+            geo: blocks.geometry,
+            chains: BTreeMap::new(),
+        }
+    }
+
+    /// The contents of inode `ino` (its size, holes read as zeros).
+    pub fn read_file(&self, ino: u32) -> Vec<u8> {
+        let size = usize::try_from(self.inode(ino).size).expect("size");
+        let mut data = vec![0; size];
+        for e in self.extents(ino) {
+            for i in 0..u64::from(e.len) {
+                let Ok(at) = usize::try_from((u64::from(e.logical) + i) * BLOCK_SIZE as u64) else {
+                    break;
+                };
+                if at >= size {
+                    break;
+                }
+                let n = (size - at).min(BLOCK_SIZE);
+                data[at..at + n].copy_from_slice(&self.block(e.physical + i)[..n]);
+            }
+        }
+        data
+    }
+
     /// Block `n`.
     pub fn block(&self, n: u64) -> &Block {
         self.disk.block(n)
