@@ -323,3 +323,116 @@ fn fsck_finds_injected_corruption() {
         );
     }
 }
+
+/// -p fixes what is safe (exit 1), stops at what needs -y (exit 4); -y
+/// fixes the rest (exit 1); -n then exits 0. The image is only written by
+/// -p and -y.
+#[test]
+fn fsck_preen_and_yes() {
+    let dir = Scratch::new("repair");
+    let img = dir.path("fs.img");
+    let img_s = img.to_str().unwrap();
+
+    // Safe only: a wrong link count and a leaked block.
+    let mut b = ImageBuilder::new(512, 64);
+    let e = b.data_extent(0, 2);
+    let file = b.create_file(ROOT, "file", 2 * 4096, &[e]);
+    b.update_inode(file, |i| i.nlink = 3);
+    b.alloc(1);
+    b.save(&img).unwrap();
+    let before = fs::read(&img).unwrap();
+    let out = run(FSCK, &[img_s]);
+    assert_eq!(code(&out), 4, "{}", stdout(&out));
+    let out = run(FSCK, &["-n", img_s]);
+    assert_eq!(code(&out), 4, "{}", stdout(&out));
+    assert_eq!(fs::read(&img).unwrap(), before, "-n wrote");
+    let out = run(FSCK, &["-p", img_s]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "{text}");
+    assert!(text.contains("fixed: inode 2: nlink set to 1"), "{text}");
+    assert!(text.contains("fixed: bitmap: block"), "{text}");
+    assert!(text.lines().last().unwrap().contains(": clean,"), "{text}");
+    let out = run(FSCK, &["-n", img_s]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let out = run(FSCK, &["-p", img_s]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+
+    // A block used twice needs -y: -p (and -a) exit 4 and leave it.
+    let mut b = ImageBuilder::new(512, 64);
+    let e = b.data_extent(0, 2);
+    b.create_file(ROOT, "file", 2 * 4096, &[e]);
+    b.create_file(ROOT, "twin", 4096, &[Extent { len: 1, ..e }]);
+    b.save(&img).unwrap();
+    for flag in ["-p", "-a"] {
+        let out = run(FSCK, &[flag, img_s]);
+        let text = stdout(&out);
+        assert_eq!(code(&out), 4, "{text}");
+        assert!(text.contains("left: block"), "{text}");
+        assert!(text.contains("run fsck.delafs -y"), "{text}");
+    }
+    let out = run(FSCK, &["-y", img_s]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "{text}");
+    assert!(text.contains("fixed: inode 3: extents rewritten"), "{text}");
+    let out = run(FSCK, &[img_s]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+
+    // Nothing to repair in a bad superblock: 4, untouched.
+    let mut data = b.disk.data.clone();
+    data[0] = b'X';
+    fs::write(&img, &data).unwrap();
+    let out = run(FSCK, &["-y", img_s]);
+    assert_eq!(code(&out), 4, "{}", stdout(&out));
+    assert_eq!(fs::read(&img).unwrap(), data);
+    // A read-only image cannot be repaired: operational error.
+    let mut perms = fs::metadata(&img).unwrap().permissions();
+    perms.set_readonly(true);
+    fs::set_permissions(&img, perms).unwrap();
+    if fs::OpenOptions::new().write(true).open(&img).is_err() {
+        assert_eq!(code(&run(FSCK, &["-y", img_s])), 8);
+        assert_eq!(code(&run(FSCK, &["-n", img_s])), 4);
+    }
+}
+
+/// The binary on mutated images: exit codes only from {0, 4, 8} for a
+/// check and {0, 1, 4, 8} for a repair, never a crash.
+#[test]
+fn fsck_binary_on_mutated_images() {
+    let dir = Scratch::new("mutated");
+    let img = dir.path("fs.img");
+    let img_s = img.to_str().unwrap();
+    let mut b = ImageBuilder::new(128, 32);
+    let e = b.data_extent(0, 3);
+    b.create_file(ROOT, "a", 3 * 4096, &[e]);
+    let d = b.create_dir(ROOT, "d");
+    b.create_file(d, "b", 0, &[]);
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for round in 0..150 {
+        let mut data = b.disk.data.clone();
+        for _ in 0..1 + round % 5 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            // Metadata and the first data blocks.
+            let at = (seed % (12 * BLOCK_SIZE as u64)) as usize;
+            data[at] ^= 1 << (seed >> 60 & 7);
+        }
+        if round % 10 == 9 {
+            data.truncate((seed % data.len() as u64) as usize);
+        }
+        fs::write(&img, &data).unwrap();
+        let out = run(FSCK, &["-n", img_s]);
+        assert!(
+            matches!(code(&out), 0 | 4 | 8),
+            "round {round}: {}",
+            stderr(&out)
+        );
+        let flag = if round % 2 == 0 { "-y" } else { "-p" };
+        let out = run(FSCK, &[flag, img_s]);
+        assert!(
+            matches!(code(&out), 0 | 1 | 4 | 8),
+            "round {round}: {}",
+            stderr(&out)
+        );
+    }
+}
