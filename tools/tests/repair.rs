@@ -586,7 +586,6 @@ fn symlinks_are_refused() {
     );
     assert!(after.inode_bytes(link).iter().all(|&x| x == 0));
     assert_eq!(names(&after, n.sub), ["a-link", "deeper", "empty"]);
-    let _ = DT_LNK;
 }
 
 #[test]
@@ -736,6 +735,10 @@ impl Rng {
 fn mutate(b: &mut ImageBuilder, rng: &mut Rng, interesting: &[u64]) {
     let rounds = 1 + rng.below(6);
     for _ in 0..rounds {
+        if rng.below(3) == 0 {
+            mutate_field(b, rng, interesting);
+            continue;
+        }
         let blk = match rng.below(20) {
             0 => 0,
             1..=3 => b.geo.bitmap_start,
@@ -780,6 +783,63 @@ fn mutate(b: &mut ImageBuilder, rng: &mut Rng, interesting: &[u64]) {
                 let sum = crc32c(&block[..BLOCK_SIZE - 4]);
                 block[BLOCK_SIZE - 4..].copy_from_slice(&sum.to_le_bytes());
             }
+        }
+    }
+}
+
+/// A field of an in-use inode (checksum resealed) or of a directory
+/// entry set to a value that means something: another inode, another
+/// type, a size, a link count, a parent.
+fn mutate_field(b: &mut ImageBuilder, rng: &mut Rng, interesting: &[u64]) {
+    let values = [
+        0u64,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+        4095,
+        4096,
+        8192,
+        1 << 32,
+        1 << 44,
+        (1 << 44) + 1,
+        u64::MAX,
+    ];
+    let v = values[rng.below(values.len() as u64) as usize];
+    if rng.below(2) == 0 {
+        let ino = 1 + rng.below(6) as u32;
+        let (off, n) = match rng.below(8) {
+            0 => (4, 4),                                // nlink
+            1 | 2 => (16, 8),                           // size
+            3 => (72, 4),                               // parent
+            4 => (60, 4),                               // extent_count
+            5 => (96 + 16 * rng.below(8) as usize, 4),  // an extent's logical
+            6 => (100 + 16 * rng.below(8) as usize, 4), // an extent's length
+            _ => {
+                // The mode's type: symlink, file, directory, block device.
+                let t = [0o120_000u16, 0o100_000, 0o040_000, 0o060_000][rng.below(4) as usize];
+                let mode = u16::from_le_bytes([b.inode_bytes(ino)[0], b.inode_bytes(ino)[1]]);
+                poke_inode(b, ino, 0, &(mode & 0o7777 | t).to_le_bytes());
+                return;
+            }
+        };
+        poke_inode(b, ino, off, &v.to_le_bytes()[..n]);
+    } else {
+        let blk = interesting[rng.below(interesting.len() as u64) as usize];
+        let slot = rng.below(4) as usize * DIRENT_SIZE;
+        let block = b.block_mut(blk);
+        if block[slot..slot + 4] == [0; 4] && rng.below(2) == 0 {
+            // A copy of another entry: a duplicate name or a second link.
+            let from = rng.below(4) as usize * DIRENT_SIZE;
+            let e: Vec<u8> = block[from..from + DIRENT_SIZE].to_vec();
+            block[slot..slot + DIRENT_SIZE].copy_from_slice(&e);
+        } else if rng.below(2) == 0 {
+            block[slot..slot + 4].copy_from_slice(&(v as u32 % 8).to_le_bytes());
+        } else {
+            block[slot + 5] = [DT_DIR, DT_REG, DT_LNK, 1][rng.below(4) as usize];
         }
     }
 }

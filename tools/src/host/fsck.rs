@@ -634,7 +634,6 @@ impl Checker<'_> {
 
     /// Checks one extent; keeps it if it is valid and its blocks are not
     /// someone else's. Returns false if it is dropped.
-    #[allow(clippy::too_many_arguments)]
     fn check_extent(
         &mut self,
         ino: u32,
