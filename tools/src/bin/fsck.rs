@@ -129,7 +129,12 @@ fn main() -> ExitCode {
         );
     }
     println!("{}", outcome.after.summary(&shown));
-    if !outcome.after.is_clean() && how == Repair::Preen {
+    if how == Repair::Preen
+        && outcome
+            .after
+            .worst()
+            .is_some_and(|w| w < fsck::Level::Never)
+    {
         println!("{shown}: UNEXPECTED INCONSISTENCY; run fsck.delafs -y");
     }
     ExitCode::from(fsck::exit_code(&outcome.after, !outcome.fixed.is_empty()))
