@@ -27,6 +27,9 @@ DIO=$DIR/dio_write
 # took minutes a filesystem under TCG).
 fill_to_enospc() {
 	xfs_io -f -c "pwrite -q -b $MIB -S 0xab 0 $((1024 * MIB))" "$1" >/dev/null 2>&1
+	# The last 1 MiB call may fail whole: top up block by block.
+	sync -f "$(dirname "$1")"
+	xfs_io -c "pwrite -q -b 4096 -S 0xab $(stat -c %s "$1") $((64 * MIB))" "$1" >/dev/null 2>&1
 	return 0
 }
 
