@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the guest kernel for delafs: Debian's linux-source-6.12, patches/ applied
 # in order, configured from qemu-image/kernel.config (+ kernel-debug.config for
-# FLAVOUR=debug). The result is cached outside the repository, keyed on the
+# FLAVOUR=debug; + kernel-debug.config and kernel-kasan.config for
+# FLAVOUR=kasan, which is built with LLVM=1). The result is cached outside the repository, keyed on the
 # source version, the patches, the fragments, the flavour and the toolchain;
 # changing any of them builds a new tree. Prints the tree's path on stdout.
 set -euo pipefail
@@ -16,10 +17,20 @@ recipe=1
 log() { printf '[kernel] %s\n' "$*" >&2; }
 die() { printf '[kernel] error: %s\n' "$*" >&2; exit 1; }
 
+# Extra make variables of a flavour. KASAN with CONFIG_RUST needs Clang
+# (init/Kconfig: "depends on !KASAN || CC_IS_CLANG"), so the kasan flavour is
+# built with LLVM=1; whatever builds against it must pass the same (see
+# scripts/kbuild-flags).
+make_flags=()
 case $flavour in
 default) fragments=("$top/qemu-image/kernel.config") ;;
 debug) fragments=("$top/qemu-image/kernel.config" "$top/qemu-image/kernel-debug.config") ;;
-*) die "FLAVOUR must be 'default' or 'debug', not '$flavour'" ;;
+kasan)
+	fragments=("$top/qemu-image/kernel.config" "$top/qemu-image/kernel-debug.config"
+		"$top/qemu-image/kernel-kasan.config")
+	make_flags=(LLVM=1)
+	;;
+*) die "FLAVOUR must be 'default', 'debug' or 'kasan', not '$flavour'" ;;
 esac
 
 mkdir -p "$cache/debs" "$cache/src"
@@ -61,6 +72,12 @@ key=$(
 		rustc --version
 		bindgen --version
 		gcc --version | head -n1
+		# Only for LLVM flavours, so the GCC flavours keep their keys.
+		if ((${#make_flags[@]})); then
+			echo "make ${make_flags[*]}"
+			clang --version | head -n1
+			ld.lld --version
+		fi
 		cat "$top"/patches/*.patch 2>/dev/null
 		cat "${fragments[@]}"
 	} | sha256sum | cut -c1-16
@@ -85,9 +102,9 @@ for p in "$top"/patches/*.patch; do
 done
 
 cd "$tree.tmp"
-make -s tinyconfig >&2
+make -s "${make_flags[@]}" tinyconfig >&2
 ./scripts/kconfig/merge_config.sh -m .config "${fragments[@]}" >/dev/null
-make -s olddefconfig >&2
+make -s "${make_flags[@]}" olddefconfig >&2
 # merge_config.sh only warns when an option does not stick (e.g. CONFIG_RUST
 # when the toolchain is unusable): make that fatal. Later fragments win.
 missing=0
@@ -97,10 +114,10 @@ while IFS= read -r line; do
 		missing=1
 	}
 done < <(cat "${fragments[@]}" | grep -E '^CONFIG_[A-Za-z0-9_]+=' | tac | awk -F= '!seen[$1]++' | tac)
-((missing == 0)) || die "the config fragment did not apply (see above); is 'make rustavailable' happy?"
+((missing == 0)) || die "the config fragment did not apply (see above); is 'make ${make_flags[*]} rustavailable' happy?"
 
-log "make -j$(nproc) bzImage modules"
-make -s -j"$(nproc)" bzImage modules >&2
+log "make ${make_flags[*]:+${make_flags[*]} }-j$(nproc) bzImage modules"
+make -s "${make_flags[@]}" -j"$(nproc)" bzImage modules >&2
 touch .delafs-built
 cd /
 mv "$tree.tmp" "$tree"
