@@ -10,13 +10,15 @@
 #   make CLIPPY=1       build with clippy (warnings are errors in `make check`)
 #   make fmt            rustfmt the module sources
 #   make check-debug    `make check` on the lockdep/DEBUG_VM kernel flavour
+#   make check-kasan    `make check` on the KASAN/UBSAN/KFENCE flavour (the
+#                       debug flavour's options too; built with LLVM=1)
 #   make soak           `make check` with long runs (FSX_OPS, STRESS_SECS,
 #                       NATURAL_SECS raised: the no-injection race baseline)
 #   make bench          delafs vs XFS vs ext4 throughput, as a table
 #   make hook-cost      the disarmed seek-delay hook against no hook
 #   make setup | kernel | selftests | clean
 #
-# Variables: KDIR (kernel tree), FLAVOUR=default|debug (lab kernel flavour),
+# Variables: KDIR (kernel tree), FLAVOUR=default|debug|kasan (lab kernel flavour),
 # DELAFS_CACHE (where kernels are cached; default ~/.cache/delafs).
 
 FLAVOUR ?= default
@@ -30,18 +32,19 @@ else
 KDIR_CMD = $(KDIR)
 endif
 
-.PHONY: all modules setup kernel selftests check check-debug demo bench hook-cost soak fmt fmtcheck clean
+.PHONY: all modules setup kernel selftests check check-debug check-kasan demo bench hook-cost soak fmt fmtcheck clean
 
 all: modules
 
 # kbuild's command lines are relative to the kernel tree, so objects built
-# against another tree look up to date: clean when the tree changes.
+# against another tree look up to date: clean when the tree changes. A tree
+# built with Clang (FLAVOUR=kasan) needs LLVM=1 here too (scripts/kbuild-flags).
 modules:
-	@kdir=$(KDIR_CMD) && \
+	@kdir=$(KDIR_CMD) && kflags=$$($(CURDIR)/scripts/kbuild-flags "$$kdir") && \
 	if [ "$$(cat .kdir 2>/dev/null)" != "$$kdir" ]; then \
-		$(MAKE) -s -C "$$kdir" M=$(CURDIR) clean && echo "$$kdir" >.kdir; \
+		$(MAKE) -s -C "$$kdir" M=$(CURDIR) $$kflags clean && echo "$$kdir" >.kdir; \
 	fi && \
-	$(MAKE) -C "$$kdir" M=$(CURDIR) $(if $(CLIPPY),CLIPPY=$(CLIPPY)) modules
+	$(MAKE) -C "$$kdir" M=$(CURDIR) $$kflags $(if $(CLIPPY),CLIPPY=$(CLIPPY)) modules
 
 setup:
 	@$(CURDIR)/scripts/setup.sh
@@ -57,6 +60,9 @@ check:
 
 check-debug:
 	@FLAVOUR=debug $(CURDIR)/scripts/check.sh
+
+check-kasan:
+	@FLAVOUR=kasan $(CURDIR)/scripts/check.sh
 
 demo:
 	@$(CURDIR)/scripts/demo.sh

@@ -12,7 +12,7 @@ mkdir -p "$out"
 scripts/setup.sh >/dev/null
 export PATH="$HOME/.cargo/bin:$PATH"
 kdir=$(scripts/kernel.sh)
-make -s -C "$kdir" M="$top" modules
+make -s -C "$kdir" M="$top" $(scripts/kbuild-flags "$kdir") modules
 cargo build --release --quiet
 scripts/build-selftests.sh "$kdir" "$top/build/kselftest" >/dev/null
 

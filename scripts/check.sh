@@ -32,10 +32,13 @@ stage "kernel ($flavour)"
 kdir=$(FLAVOUR=$flavour scripts/kernel.sh)
 
 stage "module (clippy)"
-# clippy and rustc share one build: any warning fails the check.
-make -s -C "$kdir" M="$top" clean >/dev/null
+# clippy and rustc share one build: any warning fails the check. The kasan
+# flavour is a Clang tree: the module needs LLVM=1 too.
+kflags=$(scripts/kbuild-flags "$kdir")
+read -ra kflags <<<"$kflags"
+make -s -C "$kdir" M="$top" "${kflags[@]}" clean >/dev/null
 echo "$kdir" >.kdir
-make -C "$kdir" M="$top" CLIPPY=1 modules 2>&1 | tee "$results/module-build.log"
+make -C "$kdir" M="$top" "${kflags[@]}" CLIPPY=1 modules 2>&1 | tee "$results/module-build.log"
 if grep -E '(warning|error)(\[|:)' "$results/module-build.log" >/dev/null; then
 	echo "check: the module build printed warnings (see above)" >&2
 	exit 1
@@ -63,9 +66,13 @@ fi
 # The scratch disks the tests mkfs and mount: delafs (/dev/vda) and XFS
 # (/dev/vdb; mkfs.xfs wants at least 300 MiB).
 rm -f "$results/scratch.img" "$results/scratch-xfs.img"
+# KASAN takes an eighth of the guest's memory for its shadow, plus quarantine
+# and redzones on every slab object: give that flavour 3 GiB instead of 2.
+mem=2G
+[[ $flavour != kasan ]] || mem=3G
 truncate -s 256M "$results/scratch.img"
 truncate -s 512M "$results/scratch-xfs.img"
-qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$results/guest" --timeout 7200 \
+qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$results/guest" --timeout 7200 --mem "$mem" \
 	--disk "$results/scratch.img" --disk "$results/scratch-xfs.img" \
 	-- "${guest_env[@]}" "$top/build/kselftest/run_kselftest.sh" $only | tee "$tap/kselftests.tap" || true
 # Kernel reports a test declared as expected (one regex a line).
