@@ -3,7 +3,7 @@
 # kselftest framework, laid out like an upstream kselftest install:
 #   DEST/kselftest/   runner.sh, prefix.pl, ktap_helpers.sh (from KDIR)
 #   DEST/delafs/      the tests, their config and settings, delafs.ko,
-#                     mkfs.delafs and fsck.delafs
+#                     mkfs.delafs, fsck.delafs and fuzz.delafs
 #   DEST/kselftest-list.txt
 set -euo pipefail
 kdir=$1
@@ -27,7 +27,7 @@ cp "$top/delafs.ko" "$dest/delafs/"
 # The userspace tools, built by cargo (scripts/check.sh builds them first).
 # (cargo cannot name a binary with a dot; the tools are installed as users
 # expect them.)
-for tool in mkfs fsck; do
+for tool in mkfs fsck fuzz; do
 	cp "$top/target/release/$tool-delafs" "$dest/delafs/$tool.delafs"
 done
 cp "$top/selftests/run_kselftest.sh" "$dest/"

@@ -1,0 +1,193 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Structure-aware image fuzzing: fuzz.delafs mutates the metadata of a seed
+# image that uses every on-disk structure (checksums recomputed, so only the
+# semantic checks can catch it). Each of FUZZ_IMAGES images (campaign seed
+# FUZZ_SEED), and then each spec of fuzz-regressions/, is
+#   - checked by fsck.delafs, unmodified: fsck must not crash (exit >= 8 or a
+#     signal) and must not call clean an image the kernel refused or that
+#     made the kernel print a report;
+#   - loop-mounted; if that works: walked and read, then written, fsynced,
+#     renamed, linked, truncated, punched, unlinked, rmdir'ed, mkdir'ed,
+#     unmounted, mounted again (must work), walked, unmounted.
+# After each image the kernel log must have no WARNING, BUG, Oops, ... and at
+# most FUZZ_MAX_KERNEL_LINES lines. Every image prints "# image N: SPEC"
+# before the kernel sees it, so a crash that kills the guest is attributable.
+# A failing image and its spec are copied to /tmp/results/fuzz-failures/.
+#
+# One result per mutation family, one for the regression corpus, one for the
+# seed image itself and one for the module unloading at the end.
+# FUZZ_SKIP (a regex of families) is for development only.
+source "$(dirname "$0")"/lib.sh
+
+FUZZ=$DIR/fuzz.delafs
+IMAGES=${FUZZ_IMAGES:-200}
+SEED=${FUZZ_SEED:-1}
+MAX_LINES=${FUZZ_MAX_KERNEL_LINES:-20}
+WORK=/tmp/fuzz-images
+FAILDIR=/tmp/results/fuzz-failures
+REPORT_RE='WARNING:|BUG:|Oops|general protection|kernel BUG|Call Trace|panicked|UBSAN|KASAN|hung_task|blocked for more than|soft lockup|rcu.*stall'
+# Kernel lines a loop mount prints by itself, not counted.
+NOISE_RE='loop[0-9]+: detected capacity change'
+
+if [ "$(id -u)" != 0 ] || ! command -v losetup >/dev/null; then
+	ktap_skip_all "needs root and loop devices"
+	exit "$KSFT_SKIP"
+fi
+
+families=$("$FUZZ" --list-families)
+ktap_print_header
+ktap_set_plan $(($(wc -w <<<"$families") + 3))
+load_module
+rm -rf "$WORK"
+mkdir -p "$WORK" "$FAILDIR"
+
+declare -A fam_n fam_fail fam_mounted
+total=0 mounted=0 refused=0 failed=0 fsck_agree=0 fsck_stricter=0 fsck_ok=0
+
+mnt_cleanup() {
+	mountpoint -q "$MNT" && { umount "$MNT" 2>/dev/null || umount -l "$MNT"; }
+}
+
+# exercise: the workload on the mounted image, each step under a timeout.
+exercise() {
+	local f
+	timeout -s KILL 60 find "$MNT" -xdev -ls >/dev/null 2>&1
+	timeout -s KILL 120 "$FUZZ" --exercise "$MNT" || echo "fuzz.delafs --exercise: exit $?"
+	for f in $(timeout -s KILL 30 find "$MNT" -xdev -type f 2>/dev/null | head -8); do
+		timeout -s KILL 30 xfs_io -c 'pwrite -q 0 40k' -c 'fpunch 4k 8k' -c 'fpunch 30k 2k' \
+			-c 'truncate 20k' -c fsync "$f" >/dev/null 2>&1
+	done
+	timeout -s KILL 60 sync -f "$MNT" || echo "sync: exit $?"
+}
+
+# run_image NAME FAMILY IMG SPEC: one image; prints its verdict, counts it,
+# returns 1 if it failed.
+run_image() {
+	local name=$1 fam=$2 img=$3 spec=$4 frc mrc=1 out why=() klog report lines
+	echo "# image $name: $spec"
+	dmesg -C
+	timeout -s KILL 60 "$FSCK" -n "$img" >"$WORK/fsck.out" 2>&1
+	frc=$?
+	cp --sparse=always "$img" "$WORK/work.img"
+	if timeout -s KILL 60 mount -t delafs -o loop "$WORK/work.img" "$MNT" 2>"$WORK/mount.err"; then
+		mrc=0
+		out=$(exercise 2>&1)
+		printf '%s\n' "$out" | grep -v '^exercise: ' | sed 's/^/#   /'
+		if ! timeout -s KILL 60 umount "$MNT" 2>"$WORK/umount.err"; then
+			why+=("umount failed: $(head -c 200 "$WORK/umount.err")")
+			mnt_cleanup
+		elif ! timeout -s KILL 60 mount -t delafs -o loop "$WORK/work.img" "$MNT" 2>"$WORK/mount2.err"; then
+			why+=("remount failed: $(head -c 200 "$WORK/mount2.err")")
+		else
+			timeout -s KILL 120 "$FUZZ" --walk "$MNT" >/dev/null || why+=("walk after remount: exit $?")
+			timeout -s KILL 60 umount "$MNT" || { why+=("second umount failed"); mnt_cleanup; }
+		fi
+	fi
+	klog=$(dmesg | grep -Ev "$NOISE_RE")
+	report=$(grep -E "$REPORT_RE" <<<"$klog")
+	lines=$(grep -c . <<<"$klog")
+	[ $frc -ge 8 ] && why+=("fsck crashed or failed: exit $frc")
+	[ -n "$report" ] && why+=("kernel report: $(head -1 <<<"$report")")
+	[ "$lines" -gt "$MAX_LINES" ] && why+=("kernel log flood: $lines lines")
+	if [ $frc = 0 ] && { [ $mrc != 0 ] || [ -n "$report" ]; }; then
+		why+=("fsck says clean, but the kernel $([ $mrc != 0 ] && echo refused it || echo reported)")
+	fi
+
+	total=$((total + 1))
+	fam_n[$fam]=$((${fam_n[$fam]:-0} + 1))
+	if [ $mrc = 0 ]; then
+		mounted=$((mounted + 1))
+		fam_mounted[$fam]=$((${fam_mounted[$fam]:-0} + 1))
+	else
+		refused=$((refused + 1))
+		echo "#   refused: $(head -c 200 "$WORK/mount.err")"
+	fi
+	case $frc in
+	0) fsck_ok=$((fsck_ok + 1)) ;;
+	4) if [ $mrc != 0 ] || [ -n "$report" ]; then fsck_agree=$((fsck_agree + 1)); else fsck_stricter=$((fsck_stricter + 1)); fi ;;
+	esac
+	if [ ${#why[@]} = 0 ]; then
+		return 0
+	fi
+	failed=$((failed + 1))
+	fam_fail[$fam]=$((${fam_fail[$fam]:-0} + 1))
+	echo "# FAIL image $name ($fam): $spec"
+	printf '#   %s\n' "${why[@]}"
+	sed 's/^/#   fsck: /' "$WORK/fsck.out" | head -8
+	head -n 60 <<<"$klog" | sed 's/^/#   dmesg: /'
+	cp --sparse=always "$img" "$FAILDIR/$name.img"
+	printf '%s\n' "$spec" >"$FAILDIR/$name.txt"
+	return 1
+}
+
+# The seed itself: everything works, and fsck finds the result clean.
+"$FUZZ" --build-seed "$WORK/seed.img"
+cp --sparse=always "$WORK/seed.img" "$WORK/seed-work.img"
+seed_ok=1
+mount -t delafs -o loop "$WORK/seed-work.img" "$MNT" || seed_ok=0
+if [ $seed_ok = 1 ]; then
+	out=$(exercise 2>&1)
+	printf '%s\n' "$out" | sed 's/^/# seed: /'
+	umount "$MNT" || seed_ok=0
+	"$FSCK" "$WORK/seed-work.img" | sed 's/^/# seed after the workload: /'
+	[ "${PIPESTATUS[0]}" = 0 ] || seed_ok=0
+	mount -t delafs -o loop "$WORK/seed-work.img" "$MNT" && umount "$MNT" || seed_ok=0
+fi
+ktap_test_result "the seed image mounts, takes the workload, fsck finds it clean, remounts" [ $seed_ok = 1 ]
+
+echo "# campaign: seed $SEED, images 0..$((IMAGES - 1)), kernel line limit $MAX_LINES"
+t0=$SECONDS
+for ((i = 0; i < IMAGES; i++)); do
+	name=$(printf '%04d' $i)
+	"$FUZZ" -o "$WORK" -s "$SEED" --from $i -n 1 || { echo "# fuzz.delafs failed on image $i"; break; }
+	spec=$(cat "$WORK/$name.txt")
+	fam=${spec%%:*}
+	if [ -n "${FUZZ_SKIP:-}" ] && grep -Eqx "$FUZZ_SKIP" <<<"$fam"; then
+		rm -f "$WORK/$name.img" "$WORK/$name.txt"
+		continue
+	fi
+	run_image "$name" "$fam" "$WORK/$name.img" "$spec"
+	rm -f "$WORK/$name.img" "$WORK/$name.txt"
+done
+t_campaign=$((SECONDS - t0))
+campaign_images=$total
+
+for fam in $families; do
+	desc="family $fam: ${fam_n[$fam]:-0} images, ${fam_mounted[$fam]:-0} mounted, ${fam_fail[$fam]:-0} failed"
+	if [ -n "${FUZZ_SKIP:-}" ] && grep -Eqx "$FUZZ_SKIP" <<<"$fam"; then
+		ktap_test_skip "$desc (FUZZ_SKIP)"
+	else
+		ktap_test_result "$desc" [ "${fam_fail[$fam]:-0}" = 0 ]
+	fi
+done
+
+# The regression corpus: specs of images that once failed, replayed.
+reg_n=0 reg_fail=0
+for file in "$DIR"/fuzz-regressions/*.txt; do
+	[ -f "$file" ] || continue
+	while IFS= read -r spec <&3; do
+		case $spec in '' | '#'*) continue ;; esac
+		reg_n=$((reg_n + 1))
+		name=reg-$(basename "$file" .txt)-$(printf '%03d' $reg_n)
+		if ! "$FUZZ" --replay "$spec" -o "$WORK/reg.img"; then
+			echo "# FAIL $name: the spec does not apply: $spec"
+			reg_fail=$((reg_fail + 1))
+			continue
+		fi
+		run_image "$name" regression "$WORK/reg.img" "$spec" || reg_fail=$((reg_fail + 1))
+	done 3<"$file"
+done
+ktap_test_result "regression corpus: $reg_n specs, $reg_fail failed" [ $reg_fail = 0 -a $reg_n -gt 0 ]
+
+echo "# images: $total ($campaign_images fuzzed, $reg_n regressions), mounted: $mounted, refused: $refused," \
+	"failed: $failed; fsck clean: $fsck_ok, fsck agreed (problems where the kernel refused or reported): $fsck_agree," \
+	"fsck stricter (problems, kernel quiet): $fsck_stricter"
+if [ "$campaign_images" -gt 0 ]; then
+	echo "# campaign time: ${t_campaign} s, $((t_campaign * 100 / campaign_images)) s per 100 images"
+fi
+mnt_cleanup
+check "no mount left behind, the module unloads" unload_module
+rm -rf "$WORK"
+ktap_finished
