@@ -14,8 +14,9 @@
 //! one line) for images `N..N+COUNT`; image `i` of seed `s` is the same
 //! whatever `--from` and `-n` are. Without an image the seed is the built-in
 //! one ([`host::fuzz::build_seed`]). `--exercise` walks and reads a mounted
-//! image, then creates, writes, fsyncs, renames, links, truncates, unlinks
-//! and removes in it, ignoring every error; `--walk` only reads. Both print
+//! image, punches holes with `xfs_io`, then creates, writes, fsyncs,
+//! renames, links, truncates, unlinks and removes in it, ignoring every
+//! error; `--walk` only reads. Both print
 //! one summary line and exit 0.
 //!
 //! Exit status: 0 done, 1 error (bad spec, I/O), 16 usage.
@@ -346,11 +347,44 @@ fn modify(t: &mut Tally, root: &Path) {
     }
 }
 
+/// Punches holes in, writes, grows and shrinks the first files of `files`
+/// with one `xfs_io` (std has no fallocate); nothing if there is no xfs_io.
+fn punch(t: &mut Tally, files: &[PathBuf]) {
+    let mut cmd = std::process::Command::new("xfs_io");
+    let mut any = false;
+    for f in files.iter().take(8) {
+        let Some(path) = f.to_str() else {
+            continue;
+        };
+        any = true;
+        for c in [
+            format!("open {path}"),
+            "pwrite -q 0 40k".to_string(),
+            "fpunch 4k 8k".to_string(),
+            "fpunch 30k 2k".to_string(),
+            "truncate 100k".to_string(),
+            "fpunch 60k 40k".to_string(),
+            "truncate 20k".to_string(),
+            "fsync".to_string(),
+        ] {
+            cmd.arg("-c").arg(c);
+        }
+    }
+    if any {
+        cmd.arg("/dev/null")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let _ = t.note(cmd.status());
+    }
+}
+
 fn workload(root: &Path, change: bool) {
     let mut t = Tally::default();
     walk(&mut t, root);
     let (files, dirs) = (t.files.len(), t.dirs.len());
     if change {
+        let files = t.files.clone();
+        punch(&mut t, &files);
         modify(&mut t, root);
     }
     println!(
