@@ -14,6 +14,8 @@
 #                       debug flavour's options too; built with LLVM=1)
 #   make soak           `make check` with long runs (FSX_OPS, STRESS_SECS,
 #                       NATURAL_SECS raised: the no-injection race baseline)
+#   make fuzz           a long image-fuzzing campaign (FUZZ_IMAGES, FUZZ_SEED),
+#                       resumed after each guest crash
 #   make bench          delafs vs XFS vs ext4 throughput, as a table
 #   make hook-cost      the disarmed seek-delay hook against no hook
 #   make setup | kernel | selftests | clean
@@ -32,7 +34,7 @@ else
 KDIR_CMD = $(KDIR)
 endif
 
-.PHONY: all modules setup kernel selftests check check-debug check-kasan demo bench hook-cost soak fmt fmtcheck clean
+.PHONY: all modules setup kernel selftests check check-debug check-kasan demo bench hook-cost soak fuzz fmt fmtcheck clean
 
 all: modules
 
@@ -75,6 +77,9 @@ hook-cost:
 
 soak:
 	@DELAFS_SOAK=1 $(CURDIR)/scripts/check.sh
+
+fuzz:
+	@$(CURDIR)/scripts/fuzz.sh
 
 fmt:
 	rustfmt --edition 2021 rust/delafs.rs
