@@ -296,11 +296,13 @@ fn modify(t: &mut Tally, root: &Path) {
             let data = vec![0x5a; 8192];
             let _ = t.note(f.write_all_at(&data, 0));
             let _ = t.note(f.write_all_at(&data[..100], size));
-            let _ = t.note(f.sync_all());
+            // fsync is the slow part under TCG: every fourth file.
+            if i % 4 == 0 {
+                let _ = t.note(f.sync_all());
+            }
             let _ = t.note(f.set_len(size.saturating_add(3 * 4096 + 7)));
             let _ = t.note(f.set_len(size / 2));
             let _ = t.note(f.write_all_at(&data, 3 * 4096 + 1));
-            let _ = t.note(f.sync_data());
         }
         let renamed = with_suffix(path, ".fzr");
         if t.note(fs::rename(path, &renamed)).is_some() {
@@ -329,10 +331,6 @@ fn modify(t: &mut Tally, root: &Path) {
         let _ = t.note(fs::remove_file(dir.join("fz-moved")));
         if let Some(file) = t.note(File::create(dir.join("fz-new"))) {
             let _ = t.note(file.write_all_at(&[0xa5; 20000], 0));
-            let _ = t.note(file.sync_all());
-        }
-        if let Some(d) = t.note(File::open(dir)) {
-            let _ = t.note(d.sync_all());
         }
     }
     // rmdir the deepest directories (empty or not), then remove the tree
@@ -365,7 +363,6 @@ fn punch(t: &mut Tally, files: &[PathBuf]) {
             "truncate 100k".to_string(),
             "fpunch 60k 40k".to_string(),
             "truncate 20k".to_string(),
-            "fsync".to_string(),
         ] {
             cmd.arg("-c").arg(c);
         }
