@@ -22,7 +22,7 @@
 source "$(dirname "$0")"/lib.sh
 
 FUZZ=$DIR/fuzz.delafs
-IMAGES=${FUZZ_IMAGES:-200}
+IMAGES=${FUZZ_IMAGES:-100}
 SEED=${FUZZ_SEED:-1}
 MAX_LINES=${FUZZ_MAX_KERNEL_LINES:-20}
 WORK=/tmp/fuzz-images
