@@ -100,11 +100,26 @@ pub(super) fn iomap_begin(
         return Err(EINVAL);
     }
     let lblk = block_of(pos)?;
-    let end = blocks_to(pos.checked_add(len).ok_or(EFBIG)?)?.min(MAX_FILE_BLOCKS);
-    // Below `end <= 2^32`, so `end - lblk` and `MAX_FILE_BLOCKS - lblk`
-    // cannot wrap.
-    let want = end.checked_sub(lblk).filter(|&n| n > 0).ok_or(EFBIG)?;
+    let end_byte = pos.checked_add(len).ok_or(EFBIG)?;
     let writing = flags & bindings::IOMAP_WRITE != 0;
+    if lblk >= MAX_FILE_BLOCKS {
+        // Past what the format maps, which is past EOF: nothing to write
+        // there (the VFS stops writes at `s_maxbytes`), and a hole to read
+        // (an O_DIRECT read across the last block goes on to here, and
+        // iomap ends it at EOF).
+        if writing {
+            return Err(EFBIG);
+        }
+        return mapping(
+            lblk,
+            blocks_to(len)?.saturating_add(1),
+            MappingKind::Hole,
+            false,
+        );
+    }
+    let end = blocks_to(end_byte)?.min(MAX_FILE_BLOCKS);
+    // `lblk < end <= 2^32` here.
+    let want = end.checked_sub(lblk).filter(|&n| n > 0).ok_or(EFBIG)?;
     let zeroing = flags & bindings::IOMAP_ZERO != 0;
     let sb = inode.super_block();
     let fs = sb.data();
