@@ -38,6 +38,23 @@ fn check_droppable(inode: &DInode) -> Result {
     Ok(())
 }
 
+/// A directory losing a subdirectory counts ".", its own name and that
+/// subdirectory's "..": at least 3 links. Fewer means the count on disk was
+/// too small; dropping it would reach 0 with the directory still named, and
+/// eviction would free it (the root included). fsck repairs the count.
+fn check_parent_droppable(dir: &DInode) -> Result {
+    if dir.nlink() < 3 {
+        fs_err!(
+            "{}: directory {}: link count {} is too small for its subdirectories\n",
+            dir.super_block().id(),
+            dir.ino(),
+            dir.nlink()
+        );
+        return Err(errno(bindings::EUCLEAN));
+    }
+    Ok(())
+}
+
 fn dtype_of(inode: &DInode) -> u8 {
     crate::shared::format::file_type_of_mode(inode.mode())
 }
@@ -266,7 +283,7 @@ pub(super) fn rmdir(dir: &DInode, name: &[u8], inode: &DInode) -> Result {
     if !is_empty(inode)? {
         return Err(errno(bindings::ENOTEMPTY));
     }
-    check_droppable(dir)?;
+    check_parent_droppable(dir)?;
     remove_entry(dir, name)?;
     inode.touch_ctime();
     inode.clear_nlink();
@@ -288,13 +305,13 @@ pub(super) fn rename(
     check_name(new_name)?;
     let is_dir = inode.kind() == InodeKind::Directory;
     // Every link count this drops must be above 0 before anything changes.
-    if is_dir {
-        check_droppable(old_dir)?;
+    if is_dir && !core::ptr::eq(old_dir, new_dir) {
+        check_parent_droppable(old_dir)?;
     }
     if let Some(target) = target {
         check_droppable(target)?;
         if target.kind() == InodeKind::Directory {
-            check_droppable(new_dir)?;
+            check_parent_droppable(new_dir)?;
         }
     }
     if let Some(target) = target {

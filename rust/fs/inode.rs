@@ -212,7 +212,8 @@ pub(super) fn evict(inode: &DInode) {
     let sb = inode.super_block();
     let fs = sb.data();
     let mut state = lock_state(inode);
-    let unlinked = inode.nlink() == 0 && state.on_disk;
+    // The root is never freed, whatever its (possibly corrupt) count says.
+    let unlinked = inode.nlink() == 0 && state.on_disk && inode.ino() != disk::ROOT_INO;
     let mut space = fs.space.lock();
     let mut leaked = 0u64;
     let removed = state
