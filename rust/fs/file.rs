@@ -331,10 +331,10 @@ pub(super) fn dio_write_done(inode: &DInode, offset: i64, size: isize) -> Result
     Ok(())
 }
 
-/// A direct write meant to grow the file to `end` did not: whatever it
+/// A direct write meant to grow the file did not: whatever it
 /// wrote or allocated past EOF is not file data. The inode lock is held and
 /// every direct I/O of the inode is complete.
-pub(super) fn dio_write_failed(inode: &DInode, _end: i64) -> Result {
+pub(super) fn dio_write_failed(inode: &DInode) -> Result {
     trim_eof(inode)
 }
 

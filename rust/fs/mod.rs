@@ -173,8 +173,8 @@ impl FileSystem for Delafs {
         file::prepare_write(inode, pos, end)
     }
 
-    fn dio_write_failed(inode: &Inode<Self>, end: i64) -> Result {
-        file::dio_write_failed(inode, end)
+    fn dio_write_failed(inode: &Inode<Self>) -> Result {
+        file::dio_write_failed(inode)
     }
 
     fn release_file(inode: &Inode<Self>) -> Result {

@@ -169,10 +169,10 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// done): the place to zero what lies between EOF and `pos`, and to drop
     /// whatever lies past EOF before the file grows over it.
     fn prepare_write(inode: &Inode<Self>, pos: i64, end: i64) -> Result;
-    /// A direct write that was to end at `end` returned, not having grown
-    /// the file that far (an error or a short write; inode locked, every
-    /// direct I/O of the inode complete).
-    fn dio_write_failed(inode: &Inode<Self>, end: i64) -> Result;
+    /// A direct write that was to grow the file returned without growing it
+    /// that far (an error or a short write; inode locked, every direct I/O
+    /// of the inode complete).
+    fn dio_write_failed(inode: &Inode<Self>) -> Result;
     /// The last reference to an open file of the inode is being put.
     fn release_file(inode: &Inode<Self>) -> Result;
     /// A direct write of `size` bytes at `offset` completed.

@@ -643,7 +643,7 @@ unsafe extern "C" fn write_iter<T: FileSystem>(
                 // when the file is released.
                 if ret != -(bindings::EIOCBQUEUED as isize) && end > inode.size() {
                     inode.dio_wait();
-                    T::dio_write_failed(inode, end)?;
+                    T::dio_write_failed(inode)?;
                 }
                 to_count(ret)
             } else {
