@@ -65,6 +65,10 @@ impl CachedFolio for LockedFolio {
     fn is_dirty(&self) -> bool {
         LockedFolio::is_dirty(self)
     }
+
+    fn block_is_dirty(&self, block: u32) -> bool {
+        LockedFolio::block_is_dirty(self, block)
+    }
 }
 
 /// The page cache of one inode, punching its delalloc reservations.
@@ -142,8 +146,8 @@ fn warn_empty_data_range() {
 
 /// Gives back the delalloc reservations over `[start, start + len)` bytes;
 /// real blocks stay. Only whole blocks are punched: the loop's ranges are
-/// folio (= block) aligned except where it stopped at an EOF inside a dirty
-/// folio, and that block must keep its reservation (rounding the start down,
+/// block aligned except where it stopped at an EOF inside a dirty block,
+/// and that block must keep its reservation (rounding the start down,
 /// as XFS's punch does, would take it).
 pub(crate) fn punch_delalloc(inode: &DInode, start: i64, len: i64) {
     let bs = BLOCK_SIZE as i64;

@@ -9,8 +9,9 @@
 //! reservation. The page cache is the only record of which folios are dirty,
 //! so the loop walks it: seek the next cached data (`SEEK_DATA`), seek the end
 //! of that data (`SEEK_HOLE`), look at each folio in between and punch the
-//! reservation before every dirty folio, then punch what is left after the
-//! last one.
+//! reservation before every dirty folio and under its clean blocks (a large
+//! folio is dirty as soon as one of its blocks is), then punch what is left
+//! after the last one.
 //!
 //! Holding the invalidate lock stops folios from being added, not removed:
 //! reclaim and `drop_caches` may evict a clean folio between the two seeks,
@@ -30,6 +31,12 @@ pub trait CachedFolio {
     fn size(&self) -> i64;
     /// Whether the folio holds data not yet written back.
     fn is_dirty(&self) -> bool;
+    /// Whether block `block` of the folio (counted from its start, in
+    /// blocks of the loop's page size) holds data not yet written back. A
+    /// single-block folio's block is the folio.
+    fn block_is_dirty(&self, _block: u32) -> bool {
+        self.is_dirty()
+    }
 }
 
 /// The page cache and the filesystem, as the release loop uses them.
@@ -45,7 +52,8 @@ pub trait PageCache {
     /// Locks the cached folio holding page `index`, if any.
     fn lock_folio(&mut self, index: u64) -> Option<Self::Folio>;
     /// Gives back the delalloc reservation over `[start, start + len)`.
-    /// Called with the folio that follows the range locked, if any.
+    /// Called with the folio that follows the range locked, if any, or with
+    /// the dirty large folio whose clean blocks these are.
     fn punch(&mut self, start: i64, len: i64);
     /// Runs between the two seeks: where a test injects its delay.
     fn between_seeks(&mut self, _data_start: i64) {}
@@ -115,8 +123,11 @@ impl<P: PageCache> Walk<'_, P> {
     }
 
     /// Walks the folios of the cached range `[start, end)`: before each
-    /// dirty folio, punch from the cursor up to it, then move the cursor past
-    /// it. Blocks are folio-sized, so a dirty folio is dirty throughout.
+    /// dirty folio, punch from the cursor up to it, then the clean blocks
+    /// inside it, and move the cursor past it. A clean block in a dirty
+    /// large folio must lose its reservation too: writeback writes dirty
+    /// blocks only, so nothing would ever use it
+    /// (`iomap_write_delalloc_ifs_punch()`).
     fn scan(&mut self, mut start: i64, end: i64) {
         while start < end {
             let Some(folio) = self.cache.lock_folio((start / self.page_size) as u64) else {
@@ -130,17 +141,42 @@ impl<P: PageCache> Walk<'_, P> {
                     let punch_start = self.punch_start;
                     self.punch(punch_start, start);
                 }
+                self.punch_clean_blocks(&folio, start, end.min(folio_end));
                 self.punch_start = end.min(folio_end);
             }
             start = folio_end;
             drop(folio);
         }
     }
+
+    /// Punches the clean blocks of the locked dirty `folio` that overlap
+    /// `[start, end)`, one run of adjacent clean blocks at a time.
+    fn punch_clean_blocks(&mut self, folio: &P::Folio, start: i64, end: i64) {
+        let pos = folio.pos();
+        let mut block = (start - pos) / self.page_size;
+        let mut run: Option<i64> = None;
+        while pos + block * self.page_size < end {
+            let at = pos + block * self.page_size;
+            if folio.block_is_dirty(block as u32) {
+                if let Some(run_start) = run.take() {
+                    self.punch(run_start, at);
+                }
+            } else if run.is_none() {
+                run = Some(at);
+            }
+            block += 1;
+        }
+        if let Some(run_start) = run {
+            self.punch(run_start, pos + block * self.page_size);
+        }
+    }
 }
 
 /// Releases the delalloc reservations over `[start, end)` not covered by
-/// dirty folios. `i_size` bounds the page cache scan: past EOF everything is
-/// punched (a dirty folio there will never be written back).
+/// dirty blocks. `i_size` bounds the page cache scan: past EOF everything is
+/// punched (a dirty folio there will never be written back). `page_size` is
+/// the page size and the block size both (4 KiB blocks on 4 KiB pages, as
+/// delafs and the lab's XFS have): folios are whole numbers of it.
 pub fn release<P: PageCache>(
     cache: &mut P,
     start: i64,

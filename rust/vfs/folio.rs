@@ -3,12 +3,13 @@
 //! Page cache folios and page cache seeks, as the delalloc release loop uses
 //! them.
 
+use core::ffi::c_void;
 use core::ptr::NonNull;
 
 use kernel::bindings;
 use kernel::error::Result;
 
-use super::inode::Inode;
+use super::inode::{Inode, NewInode};
 use super::FileSystem;
 
 /// A locked, referenced page cache folio; unlocked and released on drop.
@@ -36,6 +37,23 @@ impl LockedFolio {
         // SAFETY: as above.
         unsafe { bindings::folio_test_dirty(self.folio.as_ptr()) }
     }
+
+    /// Whether block `block` of the folio (counted from its start) holds
+    /// data not yet written back: iomap's per-block dirty state, which a
+    /// large folio has. A block past the folio's end reads as the folio.
+    pub(crate) fn block_is_dirty(&self, block: u32) -> bool {
+        // SAFETY: by the type invariant the folio is live and locked, which
+        // is what `delafs_folio_block_dirty` needs to read stable bits; it
+        // checks `block` against the folio's block count.
+        unsafe { delafs_folio_block_dirty(self.folio.as_ptr().cast(), block) }
+    }
+}
+
+// rust/vfs/iomap_folio.c. The pointers are opaque here: the C side knows
+// the types (`struct folio *`, `struct address_space *`).
+extern "C" {
+    fn delafs_folio_block_dirty(folio: *mut c_void, block: u32) -> bool;
+    fn delafs_mapping_set_large_folios(mapping: *mut c_void);
 }
 
 impl Drop for LockedFolio {
@@ -45,6 +63,17 @@ impl Drop for LockedFolio {
             bindings::folio_unlock(self.folio.as_ptr());
             bindings::folio_put(self.folio.as_ptr());
         }
+    }
+}
+
+impl<T: FileSystem> NewInode<T> {
+    /// Lets the page cache hold this file in folios larger than a page
+    /// (`mapping_set_large_folios()`). Only a new inode can: the page cache
+    /// reads the flag without a lock, so it must be set before first use.
+    pub(crate) fn set_large_folios(&self) {
+        // SAFETY: `i_mapping` of a live inode is a valid mapping, and nobody
+        // else can reach a `NewInode`'s page cache yet.
+        unsafe { delafs_mapping_set_large_folios(self.inode().mapping().cast()) }
     }
 }
 
