@@ -100,6 +100,9 @@ pub(crate) fn iget(sb: &DSuperBlock, ino: u64) -> Result<ARef<DInode>> {
         d
     };
     new.init(d.mode, d.uid, d.gid);
+    if sb.data().large_folios && inode.kind() == InodeKind::Regular {
+        new.set_large_folios();
+    }
     inode.set_nlink(d.nlink);
     inode.set_size(d.size as i64);
     inode.set_blocks(d.blocks * 8);
@@ -134,6 +137,9 @@ pub(crate) fn create(dir: &DInode, mode: u16, owner: &Owner) -> Result<NewInode<
     };
     new.init_owned(owner, dir, mode);
     let inode = new.inode();
+    if sb.data().large_folios && inode.kind() == InodeKind::Regular {
+        new.set_large_folios();
+    }
     {
         let mut state = lock_state(inode);
         state.on_disk = true;

@@ -46,10 +46,12 @@ use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::types::ARef;
 
-use crate::vfs::{self, DirEmit, FileSystem, Inode, IoKind, Mapping, Owner, StatFs, SuperBlock};
+use crate::vfs::{
+    self, DirEmit, FileSystem, Inode, IoKind, Mapping, Owner, SeqFile, StatFs, SuperBlock,
+};
 
 pub(crate) use inode::{InodeInfo, InodeState};
-pub(crate) use mount::Fs;
+pub(crate) use mount::{Fs, Options};
 
 /// The delafs filesystem type.
 pub(crate) struct Delafs;
@@ -60,6 +62,7 @@ pub(crate) const DELAFS_MAGIC: u32 = 0xde1a_f500;
 impl FileSystem for Delafs {
     type Data = Fs;
     type InodeData = InodeInfo;
+    type Options = Options;
 
     const NAME: &'static CStr = c_str!("delafs");
     const MAGIC: u32 = DELAFS_MAGIC;
@@ -70,8 +73,21 @@ impl FileSystem for Delafs {
         InodeInfo::new()
     }
 
-    fn fill_super(sb: &SuperBlock<Self>) -> Result<Pin<KBox<Fs>>> {
-        mount::fill_super(sb)
+    fn parse_option(opts: &mut Options, key: &[u8], value: Option<&[u8]>) -> Result<bool> {
+        opts.parse(key, value)
+    }
+
+    fn reconfigure(sb: &SuperBlock<Self>, opts: &Options) -> Result {
+        opts.check_remount(sb.data())
+    }
+
+    fn show_options(sb: &SuperBlock<Self>, out: &mut SeqFile) -> Result {
+        out.write(Options::show(sb.data()));
+        Ok(())
+    }
+
+    fn fill_super(sb: &SuperBlock<Self>, opts: &Options) -> Result<Pin<KBox<Fs>>> {
+        mount::fill_super(sb, opts)
     }
 
     fn root_inode(sb: &SuperBlock<Self>) -> Result<ARef<Inode<Self>>> {

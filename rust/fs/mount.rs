@@ -160,6 +160,8 @@ impl InodeNumbers {
 #[pin_data]
 pub(crate) struct Fs {
     pub(crate) geo: Geometry,
+    /// Regular files' page cache may use large folios (`large_folios=1`).
+    pub(crate) large_folios: bool,
     #[pin]
     pub(crate) space: Mutex<Space>,
     #[pin]
@@ -189,7 +191,58 @@ fn refuse(sb: &DSuperBlock, why: &dyn core::fmt::Display, err: Error) -> Error {
     err
 }
 
-pub(super) fn fill_super(sb: &DSuperBlock) -> Result<Pin<KBox<Fs>>> {
+/// Mount options; `None` is "not given" (the default, or unchanged on
+/// remount).
+#[derive(Default)]
+pub(crate) struct Options {
+    /// `large_folios=0|1`: whether regular files' page cache may use folios
+    /// larger than a block. On by default, as XFS. Off, every folio is one
+    /// 4 KiB block, which is what the lab ran before large folios.
+    pub(crate) large_folios: Option<bool>,
+}
+
+impl Options {
+    /// One option; `Ok(false)` for a key delafs does not know.
+    pub(crate) fn parse(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<bool> {
+        match key {
+            b"large_folios" => {
+                self.large_folios = Some(match value {
+                    None | Some(b"1") => true,
+                    Some(b"0") => false,
+                    Some(_) => {
+                        fs_err!("delafs: large_folios takes 0 or 1\n");
+                        return Err(EINVAL);
+                    }
+                });
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Remount: the page cache of open files was set up with the mount's
+    /// folio setting, so it cannot change.
+    pub(crate) fn check_remount(&self, fs: &Fs) -> Result {
+        match self.large_folios {
+            Some(v) if v != fs.large_folios => {
+                fs_err!("delafs: large_folios cannot change on remount\n");
+                Err(EINVAL)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// For `/proc/mounts`: every option, with its value in effect.
+    pub(crate) fn show(fs: &Fs) -> &'static [u8] {
+        if fs.large_folios {
+            b",large_folios=1"
+        } else {
+            b",large_folios=0"
+        }
+    }
+}
+
+pub(super) fn fill_super(sb: &DSuperBlock, opts: &Options) -> Result<Pin<KBox<Fs>>> {
     let _nofs = vfs::NoFs::new();
     let device_blocks = sb.device_blocks();
     let block0 = sb.read_block(0)?;
@@ -268,6 +321,7 @@ pub(super) fn fill_super(sb: &DSuperBlock) -> Result<Pin<KBox<Fs>>> {
     KBox::pin_init(
         try_pin_init!(Fs {
             geo,
+            large_folios: opts.large_folios.unwrap_or(true),
             space <- new_mutex!(space),
             inodes <- new_mutex!(InodeNumbers { used, free: nfree }),
         }? Error),

@@ -25,7 +25,7 @@ use kernel::types::ARef;
 
 pub(crate) use inode::{Inode, InodeKind, NewInode, Time};
 pub(crate) use iomap::{IoKind, Mapping, MappingKind};
-pub(crate) use sb::{StatFs, SuperBlock};
+pub(crate) use sb::{SeqFile, StatFs, SuperBlock};
 
 /// Converts a kernel pointer that may hold an `ERR_PTR()` into a `Result`.
 pub(crate) fn from_err_ptr<T>(ptr: *mut T) -> Result<*mut T> {
@@ -108,10 +108,23 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// (`s_max_links`): `link(2)` and `mkdir(2)` fail with `EMLINK` there.
     const MAX_LINKS: u32;
 
+    /// Mount options, parsed before `fill_super` and on remount.
+    type Options: Default + Send;
+
     fn init_inode_data() -> impl PinInit<Self::InodeData, Error>;
 
+    /// One mount option, `key` alone (`value` is `None`) or `key=value`.
+    /// `Ok(false)` for a key the filesystem does not know: the VFS then
+    /// handles `source` and refuses anything else.
+    fn parse_option(opts: &mut Self::Options, key: &[u8], value: Option<&[u8]>) -> Result<bool>;
+    /// Remount with `opts`: refuse what cannot change on a mounted
+    /// filesystem.
+    fn reconfigure(sb: &SuperBlock<Self>, opts: &Self::Options) -> Result;
+    /// The filesystem's options for `/proc/mounts`, each as `,key=value`.
+    fn show_options(sb: &SuperBlock<Self>, out: &mut SeqFile) -> Result;
+
     /// Reads and checks the on-disk superblock; the block size is set.
-    fn fill_super(sb: &SuperBlock<Self>) -> Result<Pin<KBox<Self::Data>>>;
+    fn fill_super(sb: &SuperBlock<Self>, opts: &Self::Options) -> Result<Pin<KBox<Self::Data>>>;
     /// Loads the root directory, once `s_fs_info` is set.
     fn root_inode(sb: &SuperBlock<Self>) -> Result<ARef<Inode<Self>>>;
     fn statfs(sb: &SuperBlock<Self>) -> Result<StatFs>;

@@ -55,6 +55,7 @@ impl<T: FileSystem> SuperOps<T> {
         evict_inode: Some(evict_inode::<T>),
         statfs: Some(statfs::<T>),
         sync_fs: Some(sync_fs::<T>),
+        show_options: Some(show_options::<T>),
         // SAFETY: all-zeroes is a valid `super_operations`.
         ..unsafe { core::mem::zeroed() }
     };
@@ -122,6 +123,25 @@ unsafe extern "C" fn statfs<T: FileSystem>(
         // SAFETY: the dentry pins its superblock.
         let sb = unsafe { SuperBlock::<T>::from_raw((*dentry).d_sb) };
         fill_statfs(sb, buf)?;
+        Ok(0)
+    })
+}
+
+/// `super_operations::show_options`.
+///
+/// # Safety
+///
+/// Called by the VFS with a `seq_file` to fill and the root dentry of a
+/// mounted `T`.
+unsafe extern "C" fn show_options<T: FileSystem>(
+    m: *mut bindings::seq_file,
+    root: *mut bindings::dentry,
+) -> c_int {
+    kernel::error::from_result(|| {
+        // SAFETY: a mounted root's `d_sb` is a live, filled superblock of `T`.
+        let sb = unsafe { SuperBlock::<T>::from_raw((*root).d_sb) };
+        // SAFETY: the VFS hands us the `seq_file` to write for this call.
+        T::show_options(sb, unsafe { super::sb::SeqFile::from_raw(m) })?;
         Ok(0)
     })
 }

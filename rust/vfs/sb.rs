@@ -25,6 +25,27 @@ pub(crate) struct StatFs {
     pub(crate) name_len: u64,
 }
 
+/// A `seq_file` being filled, as `show_options` gets it.
+#[repr(transparent)]
+pub(crate) struct SeqFile(Opaque<bindings::seq_file>);
+
+impl SeqFile {
+    /// # Safety
+    ///
+    /// `ptr` is a `seq_file` the caller may write to for `'a`.
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::seq_file) -> &'a mut Self {
+        // SAFETY: `repr(transparent)`; validity from the caller.
+        unsafe { &mut *ptr.cast() }
+    }
+
+    /// Appends `bytes`; a full buffer makes the VFS retry with a larger one.
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        // SAFETY: by the `from_raw` contract we may write to the file;
+        // `seq_write` reads `bytes.len()` bytes from a valid slice.
+        unsafe { bindings::seq_write(self.0.get(), bytes.as_ptr().cast(), bytes.len()) };
+    }
+}
+
 /// A superblock of filesystem `T`.
 ///
 /// # Invariants
@@ -128,6 +149,17 @@ impl<T: FileSystem> SuperBlock<T> {
     }
 }
 
+/// The options of the mount being set up, in `fs_context::fs_private`.
+///
+/// # Safety
+///
+/// `fc` is a live `fs_context` of `T` that [`init_fs_context`] set up.
+unsafe fn options<'a, T: FileSystem>(fc: *mut bindings::fs_context) -> &'a mut T::Options {
+    // SAFETY: `init_fs_context` stored a `KBox<T::Options>` there, freed only
+    // by `free_fs_context`; the VFS serialises calls on one context.
+    unsafe { &mut *(*fc).fs_private.cast::<T::Options>() }
+}
+
 /// `fs_context_operations::get_tree`.
 ///
 /// # Safety
@@ -138,17 +170,92 @@ unsafe extern "C" fn get_tree<T: FileSystem>(fc: *mut bindings::fs_context) -> c
     unsafe { bindings::get_tree_bdev(fc, Some(fill_super::<T>)) }
 }
 
-/// The `fs_context` operations of `T`: no options, block device source.
+/// `fs_context_operations::parse_param`: one `key` or `key=value`. A key
+/// the filesystem does not know goes back to the VFS (`-ENOPARAM`), which
+/// takes `source` and refuses the rest.
+///
+/// # Safety
+///
+/// Called by the VFS with a valid `fs_context` of `T` and a parameter.
+unsafe extern "C" fn parse_param<T: FileSystem>(
+    fc: *mut bindings::fs_context,
+    param: *mut bindings::fs_parameter,
+) -> core::ffi::c_int {
+    kernel::error::from_result(|| {
+        // SAFETY: the VFS passes a parameter whose `key` is a NUL-terminated
+        // string; its type says which member of the union is set.
+        let (key, kind, string) = unsafe {
+            (
+                CStr::from_char_ptr((*param).key),
+                (*param).type_(),
+                (*param).__bindgen_anon_1.string,
+            )
+        };
+        let value = match kind {
+            bindings::fs_value_type_fs_value_is_flag => None,
+            bindings::fs_value_type_fs_value_is_string if !string.is_null() => {
+                // SAFETY: a string parameter's `string` is a NUL-terminated
+                // string that lives as long as the parameter.
+                let value = unsafe { CStr::from_char_ptr(string) };
+                Some(value.as_bytes())
+            }
+            _ => return Err(super::errno(bindings::ENOPARAM)),
+        };
+        // SAFETY: `parse_param` runs on a context `init_fs_context` set up.
+        let opts = unsafe { options::<T>(fc) };
+        if T::parse_option(opts, key.as_bytes(), value)? {
+            Ok(0)
+        } else {
+            Err(super::errno(bindings::ENOPARAM))
+        }
+    })
+}
+
+/// `fs_context_operations::reconfigure` (remount): the options given must
+/// be ones the mounted filesystem can take now.
+///
+/// # Safety
+///
+/// Called by the VFS with a valid reconfiguration context of `T`, whose
+/// `root` is a mounted `T`.
+unsafe extern "C" fn reconfigure<T: FileSystem>(fc: *mut bindings::fs_context) -> core::ffi::c_int {
+    kernel::error::from_result(|| {
+        // SAFETY: a reconfiguration context holds the mounted root dentry,
+        // whose superblock is live and filled while the context lives.
+        let sb = unsafe { SuperBlock::<T>::from_raw((*(*fc).root).d_sb) };
+        // SAFETY: as in `parse_param`.
+        T::reconfigure(sb, unsafe { options::<T>(fc) })?;
+        Ok(0)
+    })
+}
+
+/// `fs_context_operations::free`.
+///
+/// # Safety
+///
+/// Called by the VFS once, with a context `init_fs_context` set up (or
+/// one whose `fs_private` it left null when that failed).
+unsafe extern "C" fn free_fs_context<T: FileSystem>(fc: *mut bindings::fs_context) {
+    // SAFETY: valid context.
+    let opts = unsafe { (*fc).fs_private };
+    if !opts.is_null() {
+        // SAFETY: `init_fs_context` made it with `KBox::into_raw`; nothing
+        // uses it after `free`.
+        drop(unsafe { KBox::from_raw(opts.cast::<T::Options>()) });
+    }
+}
+
+/// The `fs_context` operations of `T`: options, block device source.
 pub(super) struct ContextOps<T>(PhantomData<T>);
 
 impl<T: FileSystem> ContextOps<T> {
     pub(super) const OPS: bindings::fs_context_operations = bindings::fs_context_operations {
-        free: None,
+        free: Some(free_fs_context::<T>),
         dup: None,
-        parse_param: None,
+        parse_param: Some(parse_param::<T>),
         parse_monolithic: None,
         get_tree: Some(get_tree::<T>),
-        reconfigure: None,
+        reconfigure: Some(reconfigure::<T>),
     };
 }
 
@@ -159,7 +266,7 @@ impl<T: FileSystem> ContextOps<T> {
 /// Called by `get_tree_bdev` with a new superblock of `T`, `s_umount` held.
 unsafe extern "C" fn fill_super<T: FileSystem>(
     sb_ptr: *mut bindings::super_block,
-    _fc: *mut bindings::fs_context,
+    fc: *mut bindings::fs_context,
 ) -> core::ffi::c_int {
     kernel::error::from_result(|| {
         // SAFETY: a valid new superblock; nobody else uses it yet.
@@ -177,7 +284,8 @@ unsafe extern "C" fn fill_super<T: FileSystem>(
         }
         // SAFETY: the superblock is live for the duration of the call.
         let sb = unsafe { SuperBlock::<T>::from_raw(sb_ptr) };
-        let data = T::fill_super(sb)?;
+        // SAFETY: `get_tree_bdev` passes the context `init_fs_context` set up.
+        let data = T::fill_super(sb, unsafe { options::<T>(fc) })?;
         // SAFETY: as above; the data is never moved out of its box, which
         // `kill_sb` rebuilds. INVARIANT: `s_fs_info` now holds `T::Data`;
         // `kill_sb` frees it even if the rest fails.
@@ -202,8 +310,16 @@ unsafe extern "C" fn fill_super<T: FileSystem>(
 pub(super) unsafe extern "C" fn init_fs_context<T: FileSystem>(
     fc: *mut bindings::fs_context,
 ) -> core::ffi::c_int {
-    // SAFETY: valid new context; the operations are a static table.
-    unsafe { (*fc).ops = &ContextOps::<T>::OPS };
+    let opts = match KBox::new(T::Options::default(), GFP_KERNEL) {
+        Ok(opts) => opts,
+        Err(_) => return ENOMEM.to_errno(),
+    };
+    // SAFETY: valid new context; the operations are a static table, whose
+    // `free` takes the box back.
+    unsafe {
+        (*fc).fs_private = KBox::into_raw(opts).cast();
+        (*fc).ops = &ContextOps::<T>::OPS;
+    }
     0
 }
 
