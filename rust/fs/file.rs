@@ -129,7 +129,16 @@ pub(super) fn iomap_begin(
         Lookup::Mapped {
             len: n,
             state: State::Real { physical },
-        } => mapping(lblk, n, MappingKind::Mapped { block: physical }, false),
+        } => {
+            // A direct write overwrites in place; everyone else must not
+            // see a block an unfinished direct write allocated.
+            let (pending, n) = pending_at(&state.dio_pending, lblk, n);
+            if pending && !(kind == IoKind::Direct && writing) {
+                mapping(lblk, n, MappingKind::Unwritten { block: physical }, false)
+            } else {
+                mapping(lblk, n, MappingKind::Mapped { block: physical }, false)
+            }
+        }
         Lookup::Mapped {
             len: n,
             state: State::Delalloc,
@@ -137,6 +146,7 @@ pub(super) fn iomap_begin(
             if kind == IoKind::Direct && writing {
                 // A direct write over reserved space: allocate it now.
                 let n = n.min(want);
+                state.dio_pending.reserve(1, GFP_KERNEL)?;
                 let (block, got) = fs.space.lock().alloc_reserved(n, fs.geo.data_start)?;
                 if let Err(e) = state.map.convert_delalloc(lblk, got, block) {
                     let mut space = fs.space.lock();
@@ -145,6 +155,7 @@ pub(super) fn iomap_begin(
                     let _ = space.reserve_up_to(got);
                     return Err(map_errno(e));
                 }
+                pending_add(&mut state.dio_pending, lblk, got)?;
                 inode.mark_dirty();
                 return mapping(lblk, got, MappingKind::Mapped { block }, false);
             }
@@ -158,11 +169,14 @@ pub(super) fn iomap_begin(
             let n = n.min(want);
             match kind {
                 IoKind::Direct => {
+                    state.dio_pending.reserve(1, GFP_KERNEL)?;
                     let (block, got) = fs.space.lock().alloc(n, fs.geo.data_start)?;
                     if let Err(e) = state.map.insert(lblk, got, State::Real { physical: block }) {
                         let _ = fs.space.lock().free(block, got);
                         return Err(map_errno(e));
                     }
+                    pending_add(&mut state.dio_pending, lblk, got)?;
+                    inode.add_blocks(got);
                     inode.mark_dirty();
                     mapping(lblk, got, MappingKind::Mapped { block }, true)
                 }
@@ -318,12 +332,88 @@ fn trim_eof(inode: &DInode) -> Result {
     remove_blocks(inode, first, MAX_FILE_BLOCKS)
 }
 
-pub(super) fn dio_write_done(inode: &DInode, offset: i64, size: isize) -> Result {
+/// Whether file block `lblk` is under an unfinished direct write, and how
+/// many of the `n` blocks from it share that answer.
+fn pending_at(pending: &[(u64, u64)], lblk: u64, n: u64) -> (bool, u64) {
+    let mut run = n;
+    for &(start, end) in pending.iter().filter(|(start, end)| start < end) {
+        if start <= lblk && lblk < end {
+            return (true, run.min(end.saturating_sub(lblk)));
+        }
+        if start > lblk {
+            run = run.min(start.saturating_sub(lblk));
+        }
+    }
+    (false, run)
+}
+
+/// Records `[lblk, lblk + n)` as allocated by a direct write not yet
+/// complete, in a free slot (an empty range) or a new one, for which the
+/// caller reserved room. The vector is as long as the most writes ever in
+/// flight at once.
+fn pending_add(pending: &mut KVec<(u64, u64)>, lblk: u64, n: u64) -> Result {
+    let end = lblk.checked_add(n).ok_or(EFBIG)?;
+    if let Some(slot) = pending.iter_mut().find(|(s, e)| s >= e) {
+        *slot = (lblk, end);
+        return Ok(());
+    }
+    pending.push((lblk, end), GFP_KERNEL).map_err(|_| ENOMEM)
+}
+
+/// Forgets the unfinished-write state of blocks `[first, end)`: their
+/// direct write completed, or they are gone. A cleared entry becomes an
+/// empty range, a free slot. An entry cut in the middle keeps both sides;
+/// if there is no memory for the second, it keeps the whole range, which
+/// only makes reads of a hole there read zeros, as they would anyway.
+fn pending_clear(pending: &mut KVec<(u64, u64)>, first: u64, end: u64) {
+    let mut split = None;
+    for (i, slot) in pending.iter_mut().enumerate() {
+        let (s, e) = *slot;
+        if s >= e || e <= first || s >= end {
+            continue;
+        }
+        *slot = match (s < first, e > end) {
+            (false, false) => (0, 0),
+            (true, false) => (s, first),
+            (false, true) => (end, e),
+            (true, true) => {
+                split = Some((i, s, e));
+                (s, first)
+            }
+        };
+    }
+    if let Some((i, s, e)) = split {
+        if pending.push((end, e), GFP_KERNEL).is_err() {
+            // Put the whole range back rather than lose its right side.
+            if let Some(slot) = pending.get_mut(i) {
+                *slot = (s, e);
+            }
+        }
+    }
+}
+
+/// `iomap_dio_ops::end_io` of a direct write of `size` bytes at `offset`;
+/// `failed` if it ended with an error. The data of a successful write is
+/// on disk now (iomap has not yet invalidated the range: folios built from
+/// the zeros read meanwhile go next). A failed one keeps its blocks
+/// reading as zeros: what reached the disk is not known.
+pub(super) fn dio_write_done(inode: &DInode, offset: i64, size: isize, failed: bool) -> Result {
     if size <= 0 {
         return Ok(());
     }
     let size = i64::try_from(size).map_err(|_| EINVAL)?;
     let end = offset.checked_add(size).ok_or(EFBIG)?;
+    if failed {
+        return Ok(());
+    }
+    {
+        let mut state = lock_state(inode);
+        pending_clear(
+            &mut state.dio_pending,
+            block_of(offset)?,
+            blocks_to(end)?.min(MAX_FILE_BLOCKS),
+        );
+    }
     if end > inode.size() {
         inode.set_size(end);
         inode.mark_dirty();
@@ -359,6 +449,7 @@ fn remove_blocks(inode: &DInode, first: u64, end: u64) -> Result {
     }
     let fs = inode.super_block().data();
     let mut state = lock_state(inode);
+    pending_clear(&mut state.dio_pending, first, end);
     let mut space = fs.space.lock();
     let mut result = Ok(());
     let mut removed = false;
@@ -417,6 +508,9 @@ pub(super) fn punch_hole(inode: &DInode, offset: i64, len: i64) -> Result {
     if offset < 0 || len <= 0 {
         return Err(EINVAL);
     }
+    // A direct write in flight must not land in blocks freed under it
+    // (another file may get them next).
+    inode.dio_wait();
     let end = offset.checked_add(len).ok_or(EFBIG)?;
     let first_full = round_up(offset)?;
     let end_full = round_down(end)?;

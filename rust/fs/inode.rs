@@ -36,6 +36,11 @@ pub(crate) struct InodeState {
     /// Set once the inode is backed by an inode table slot, so eviction of
     /// an unlinked inode knows there is something to free.
     pub(crate) on_disk: bool,
+    /// File blocks `[start, end)` that a direct write allocated and whose
+    /// data may not be on disk yet: they read as zeros (iomap's
+    /// `IOMAP_UNWRITTEN`) until the write completes, so nobody sees what
+    /// the blocks held before. In memory only (see [`crate::fs::file`]).
+    pub(crate) dio_pending: KVec<(u64, u64)>,
 }
 
 impl InodeInfo {
@@ -46,6 +51,7 @@ impl InodeInfo {
                 chain: KVec::new(),
                 parent: 0,
                 on_disk: false,
+                dio_pending: KVec::new(),
             }),
         }? Error)
     }

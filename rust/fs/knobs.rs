@@ -106,6 +106,7 @@ static OTHER_WARNINGS: FileSpec = counter_file!(other_warnings);
 static PUNCHES: FileSpec = counter_file!(punches);
 static PUNCHED_BYTES: FileSpec = counter_file!(punched_bytes);
 static EVICT_LEAKED_BLOCKS: FileSpec = counter_file!(evict_leaked_blocks);
+static DIO_COMPLETIONS_IN_DELAY: FileSpec = counter_file!(dio_completions_in_delay);
 
 /// Creates the knobs and counters in `dir`.
 pub(crate) fn register(dir: &Dir) -> Result {
@@ -121,5 +122,9 @@ pub(crate) fn register(dir: &Dir) -> Result {
     dir.file(c_str!("punches"), &PUNCHES)?;
     dir.file(c_str!("punched_bytes"), &PUNCHED_BYTES)?;
     dir.file(c_str!("evict_leaked_blocks"), &EVICT_LEAKED_BLOCKS)?;
+    dir.file(
+        c_str!("dio_completions_in_delay"),
+        &DIO_COMPLETIONS_IN_DELAY,
+    )?;
     Ok(())
 }

@@ -197,8 +197,9 @@ impl FileSystem for Delafs {
         file::release_file(inode)
     }
 
-    fn dio_write_done(inode: &Inode<Self>, offset: i64, size: isize) -> Result {
-        file::dio_write_done(inode, offset, size)
+    fn dio_write_done(inode: &Inode<Self>, offset: i64, size: isize, failed: bool) -> Result {
+        release::count_dio_completion();
+        file::dio_write_done(inode, offset, size, failed)
     }
 
     fn setsize(inode: &Inode<Self>, size: i64) -> Result {

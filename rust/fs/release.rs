@@ -34,6 +34,11 @@ pub(crate) struct Counters {
     pub(crate) punches: AtomicU64,
     pub(crate) punched_bytes: AtomicU64,
     pub(crate) evict_leaked_blocks: AtomicU64,
+    /// Direct-write completions (`end_io`, which runs just before iomap
+    /// invalidates the written range) while a release loop slept between
+    /// its seeks: the evidence that the DIO trigger's eviction comes from
+    /// the completion.
+    pub(crate) dio_completions_in_delay: AtomicU64,
 }
 
 pub(crate) static COUNTERS: Counters = Counters {
@@ -45,7 +50,20 @@ pub(crate) static COUNTERS: Counters = Counters {
     punches: AtomicU64::new(0),
     punched_bytes: AtomicU64::new(0),
     evict_leaked_blocks: AtomicU64::new(0),
+    dio_completions_in_delay: AtomicU64::new(0),
 };
+
+/// Release loops sleeping in the seek delay right now.
+static IN_DELAY: AtomicU32 = AtomicU32::new(0);
+
+/// Called at every direct-write completion.
+pub(crate) fn count_dio_completion() {
+    if IN_DELAY.load(Ordering::Relaxed) != 0 {
+        COUNTERS
+            .dio_completions_in_delay
+            .fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 pub(crate) fn count_evict_leak(blocks: u64) {
     COUNTERS
@@ -115,7 +133,9 @@ impl PageCache for InodeCache<'_> {
         }
         // Counted before sleeping, so a test can evict while we sleep.
         COUNTERS.delays.fetch_add(1, Ordering::Relaxed);
+        IN_DELAY.fetch_add(1, Ordering::Relaxed);
         crate::vfs::sleep_us(delay.into());
+        IN_DELAY.fetch_sub(1, Ordering::Relaxed);
     }
 
     fn warn(&mut self, warning: Warning) {

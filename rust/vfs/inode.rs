@@ -12,6 +12,7 @@ use kernel::error::{Error, Result};
 use kernel::prelude::*;
 use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 
+use super::buffer::BLOCK_SIZE;
 use super::sb::SuperBlock;
 use super::FileSystem;
 
@@ -259,6 +260,14 @@ impl<T: FileSystem> Inode<T> {
     pub(crate) fn set_blocks(&self, blocks_512: u64) {
         // SAFETY: live inode; `i_blocks` is informational.
         unsafe { (*self.as_raw()).i_blocks = blocks_512 };
+    }
+
+    /// Adds `blocks` filesystem blocks to what stat(2) reports, at once
+    /// (`write_inode` later sets the exact figure from the extent map).
+    pub(crate) fn add_blocks(&self, blocks: u64) {
+        let bytes = i64::try_from(blocks.saturating_mul(BLOCK_SIZE as u64)).unwrap_or(i64::MAX);
+        // SAFETY: live inode; `inode_add_bytes` takes `i_lock` itself.
+        unsafe { bindings::inode_add_bytes(self.as_raw(), bytes) };
     }
 
     pub(crate) fn mark_dirty(&self) {

@@ -41,6 +41,11 @@ pub(crate) enum MappingKind {
     Mapped {
         block: u64,
     },
+    /// Allocated at `block` but not holding the file's data yet: reads
+    /// return zeros, partial writes zero the rest of the block.
+    Unwritten {
+        block: u64,
+    },
 }
 
 /// One mapping handed to iomap: `length` bytes from file offset `offset`.
@@ -59,6 +64,9 @@ impl Mapping {
             MappingKind::Hole => (bindings::IOMAP_HOLE, u64::MAX),
             MappingKind::Delalloc => (bindings::IOMAP_DELALLOC, u64::MAX),
             MappingKind::Mapped { block } => (bindings::IOMAP_MAPPED, block * BLOCK_SIZE as u64),
+            MappingKind::Unwritten { block } => {
+                (bindings::IOMAP_UNWRITTEN, block * BLOCK_SIZE as u64)
+            }
         };
         // SAFETY: iomap passes a valid, zeroed `struct iomap`.
         unsafe {
@@ -81,6 +89,9 @@ impl Mapping {
         let kind = match u32::from(m.type_) {
             bindings::IOMAP_DELALLOC => MappingKind::Delalloc,
             bindings::IOMAP_MAPPED => MappingKind::Mapped {
+                block: m.addr / BLOCK_SIZE as u64,
+            },
+            bindings::IOMAP_UNWRITTEN => MappingKind::Unwritten {
                 block: m.addr / BLOCK_SIZE as u64,
             },
             _ => MappingKind::Hole,
@@ -222,20 +233,22 @@ unsafe extern "C" fn dio_write_end_io<T: FileSystem>(
     error: core::ffi::c_int,
     _flags: core::ffi::c_uint,
 ) -> core::ffi::c_int {
-    if error != 0 {
-        return error;
-    }
-    from_result(|| {
-        // SAFETY: the `kiocb` and its file are valid until completion.
-        let (inode, offset) = unsafe {
-            (
-                Inode::<T>::from_raw((*(*iocb).ki_filp).f_inode),
-                (*iocb).ki_pos,
-            )
-        };
-        T::dio_write_done(inode, offset, size)?;
+    // SAFETY: the `kiocb` and its file are valid until completion.
+    let (inode, offset) = unsafe {
+        (
+            Inode::<T>::from_raw((*(*iocb).ki_filp).f_inode),
+            (*iocb).ki_pos,
+        )
+    };
+    let ret = from_result(|| {
+        T::dio_write_done(inode, offset, size, error != 0)?;
         Ok(0)
-    })
+    });
+    if error != 0 {
+        error
+    } else {
+        ret
+    }
 }
 
 /// Runs `iomap_writepages` for a mapping of `T`.

@@ -188,8 +188,9 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     fn dio_write_failed(inode: &Inode<Self>) -> Result;
     /// The last reference to an open file of the inode is being put.
     fn release_file(inode: &Inode<Self>) -> Result;
-    /// A direct write of `size` bytes at `offset` completed.
-    fn dio_write_done(inode: &Inode<Self>, offset: i64, size: isize) -> Result;
+    /// A direct write of `size` bytes at `offset` completed; `failed` if
+    /// with an error (which iomap returns to the caller whatever this does).
+    fn dio_write_done(inode: &Inode<Self>, offset: i64, size: isize, failed: bool) -> Result;
     /// truncate(2) to `size`.
     fn setsize(inode: &Inode<Self>, size: i64) -> Result;
     /// fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE).
