@@ -82,6 +82,30 @@ use_fs() {
 
 knob() { echo "$2" >"$FS_KNOBS/$1"; }
 
+# dm_delay_setup DEV: a device-mapper delay device over DEV for race_repro's
+# direct-I/O triggers (-D "$DM_NAME" -F "$DM_FAST" -S "$DM_SLOW"). Sets
+# DM_DEV, and three one-line tables: DM_FAST (no delay), DM_SLOW (writes
+# held for 60 s, so only race_repro's table swap releases them) and
+# DM_NATURAL (writes 10 ms late). Reads and flushes are never delayed.
+# Needs CONFIG_DM_DELAY and dmsetup; the guest has no udev, so dmsetup runs
+# without udev synchronisation and makes its own /dev/mapper node.
+DM_NAME=delafs-delay
+dm_delay_setup() {
+	local dev=$1 sectors
+	command -v dmsetup >/dev/null && [ -e /dev/mapper/control ] || return 1
+	sectors=$(blockdev --getsz "$dev") || return 1
+	DM_FAST=/tmp/$DM_NAME.fast DM_SLOW=/tmp/$DM_NAME.slow DM_NATURAL=/tmp/$DM_NAME.natural
+	echo "0 $sectors delay $dev 0 0 $dev 0 0 $dev 0 0" >"$DM_FAST"
+	echo "0 $sectors delay $dev 0 0 $dev 0 60000 $dev 0 0" >"$DM_SLOW"
+	echo "0 $sectors delay $dev 0 0 $dev 0 10 $dev 0 0" >"$DM_NATURAL"
+	dmsetup --noudevsync remove "$DM_NAME" 2>/dev/null
+	dmsetup --noudevsync create "$DM_NAME" "$DM_FAST" || return 1
+	[ -b /dev/mapper/$DM_NAME ] || dmsetup --noudevsync mknodes "$DM_NAME"
+	DM_DEV=/dev/mapper/$DM_NAME
+	[ -b "$DM_DEV" ]
+}
+dm_delay_teardown() { dmsetup --noudevsync remove "$DM_NAME" 2>/dev/null; }
+
 # poison_free_space MNT MIB: fills that much free space with 0xee bytes and
 # frees it again, so a file that exposes stale disk blocks reads 0xee
 # instead of zeros left by mkfs.

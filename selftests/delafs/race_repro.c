@@ -12,9 +12,34 @@
  *
  *   dropcaches  echo 1 > /proc/sys/vm/drop_caches (the report)
  *   fadvise     posix_fadvise(POSIX_FADV_DONTNEED)
- *   dio         the page cache invalidation that ends an asynchronous
- *               O_DIRECT write (libaio) over the same range (the cause the
- *               upstream fix names)
+ *   dio, uring  the page cache invalidation that ends an asynchronous
+ *               O_DIRECT write (libaio, io_uring): the cause the upstream
+ *               fix names, iomap_dio_complete() ->
+ *               kiocb_invalidate_post_direct_write(), run on the dio/<sb>
+ *               workqueue (or io_uring's task work) with no inode lock.
+ *
+ * The direct-I/O triggers set the trial up differently, because the write
+ * allocates its range when it is submitted (XFS: unwritten extents; delafs:
+ * blocks), so the short write's delalloc mapping cannot overlap it. Block 0
+ * is written and synced first, so the buffered write's first mapping is
+ * that block and its second, the delalloc range [4 KiB, DIO_START), copies
+ * nothing and is released whole. The O_DIRECT write of zeros covers
+ * [DIO_START, 4 MiB), where DIO_START = READ_AT + 4 KiB; after submission
+ * (which invalidates its range) the evictor reads READ_LEN bytes from
+ * READ_AT: the only cached data in the release range is its first 4 KiB. Its completion
+ * invalidates the folios overlapping [DIO_START, 4 MiB): with 4 KiB folios
+ * none of them is in the release range, so nothing can race; with a large
+ * folio over READ_AT that reaches past DIO_START, the completion takes the
+ * very folio SEEK_DATA found. -D makes the completion late on purpose: the
+ * device-mapper delay device NAME gets the table in file -S (writes held)
+ * before the submission and the table in file -F (no delay) after, and
+ * swapping tables flushes the held writes (dm-delay's presuspend), so with
+ * the seek delay armed the completion lands inside it. Without -D it lands
+ * whenever the device completes. -C (the control) flushes only once the
+ * buffered write returned: the same trial with the completion after the
+ * release loop, which must not race. The bytes the evictor read must be zeros
+ * (the file is a hole there, or the zeros being written): anything else is
+ * stale disk data, counted as stale_reads.
  *
  * The filesystem is whatever is mounted at MNT: delafs runs its own release
  * loop (knobs and counters in /sys/kernel/debug/delafs), any other iomap
@@ -32,17 +57,24 @@
  * an unlinked inode's blocks in the background, so that check waits for up
  * to FREE_SPACE_WAIT_S.)
  *
- *   race_repro -m MNT -t dropcaches|fadvise|dio [-n TRIALS] [-T SECONDS]
- *              [-k COUNTERS_DIR] [-q]
+ *   race_repro -m MNT -t dropcaches|fadvise|dio|uring [-n TRIALS] [-T SECONDS]
+ *              [-k COUNTERS_DIR] [-D DM_NAME -S SLOW_TABLE -F FAST_TABLE [-C]] [-q]
  *
  * The last line is a summary for scripts:
  *   SUMMARY fs=FS trigger=T mode=M delay_us=D trials=N race_trials=R races=R
- *     warnings=W verified=V first_race_ms=F elapsed_s=E
+ *     warnings=W verified=V first_race_ms=F elapsed_s=E stale_reads=S
+ *     orders=ORDER:FOLIOS,... max_order=O straddles=T
+ * where orders are the page cache folios over the file after the first
+ * trial's reads (folio_orders.h), before the write, and straddles counts
+ * the direct-I/O trials whose folio over READ_AT reached into the written
+ * range (the only ones that can race).
  */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libaio.h>
+#include <linux/dm-ioctl.h>
+#include <liburing.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -50,6 +82,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -57,15 +90,32 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "folio_orders.h"
+
 #define FILE_SIZE (4L << 20)
 #define CHUNK (64L << 10)
 #define WRITTEN 4096L
 #define FREE_SPACE_WAIT_S 5.0
 #define DELAFS_MAGIC 0xde1af500
+/* The direct-I/O triggers: see the top of the file. */
+#define READ_AT (1L << 20)
+#define DIO_START (READ_AT + 4096)
+/*
+ * Larger than the device's largest I/O, so readahead treats it as a stream
+ * and builds large folios (page_cache_sync_ra() -> page_cache_ra_order());
+ * a small read away from the file's start is a "random" read, done in
+ * single pages.
+ */
+#define READ_LEN (2L << 20)
 
-enum trigger { DROPCACHES, FADVISE, DIO };
+enum trigger { DROPCACHES, FADVISE, DIO, URING };
 
-static const char *mnt, *counters, *fs_name;
+static const char *mnt, *counters, *fs_name, *dm_name, *dm_slow, *dm_fast;
+static int control;
+static long straddles;
+static double t_moved, t_flushed, t_done;
+static long stale_reads, trial_no, order_hist[FOLIO_MAX_ORDER + 1];
+static unsigned char *pattern;
 static enum trigger trigger;
 static char path[4096];
 static int quiet;
@@ -168,6 +218,186 @@ static void evict(void)
 	}
 }
 
+/* One device-mapper ioctl on dm_name; @extra follows the header. */
+static void dm_ioctl_cmd(unsigned long cmd, unsigned int flags, const void *extra, size_t len)
+{
+	static char buf[16384];
+	struct dm_ioctl *io = (struct dm_ioctl *)buf;
+	int fd = open("/dev/mapper/control", O_RDWR);
+
+	if (fd < 0 || sizeof(*io) + len > sizeof(buf))
+		die("/dev/mapper/control");
+	memset(buf, 0, sizeof(*io));
+	io->version[0] = DM_VERSION_MAJOR;
+	io->data_size = sizeof(buf);
+	io->data_start = sizeof(*io);
+	io->flags = flags;
+	io->target_count = extra ? 1 : 0;
+	snprintf(io->name, sizeof(io->name), "%s", dm_name);
+	if (extra)
+		memcpy(buf + sizeof(*io), extra, len);
+	if (ioctl(fd, cmd, io))
+		die("device-mapper ioctl");
+	close(fd);
+}
+
+/*
+ * Swaps the delay device's table for the one-target table in file @table
+ * ("START LENGTH delay ARGS...", as dmsetup takes it): load, suspend
+ * without freezing the filesystem (a buffered write sits in its release
+ * loop), resume. dm-delay's presuspend sends every write it holds. The
+ * ioctls directly: three dmsetup runs would take longer than the delay.
+ */
+static void dm_swap(const char *table)
+{
+	char line[1024], spec_buf[sizeof(struct dm_target_spec) + 1024];
+	struct dm_target_spec *spec = (struct dm_target_spec *)spec_buf;
+	unsigned long long start, length;
+	int n = 0;
+	FILE *f = fopen(table, "r");
+	size_t len;
+
+	if (!f || !fgets(line, sizeof(line), f))
+		die(table);
+	fclose(f);
+	line[strcspn(line, "\n")] = 0;
+	memset(spec_buf, 0, sizeof(spec_buf));
+	if (sscanf(line, "%llu %llu %15s %n", &start, &length, spec->target_type, &n) != 3 || !n) {
+		fprintf(stderr, "%s: not a one-target table\n", table);
+		exit(1);
+	}
+	spec->sector_start = start;
+	spec->length = length;
+	snprintf(spec_buf + sizeof(*spec), sizeof(spec_buf) - sizeof(*spec), "%s", line + n);
+	len = sizeof(*spec) + strlen(line + n) + 1;
+	len = (len + 7) & ~7UL;
+	spec->next = len;
+	dm_ioctl_cmd(DM_TABLE_LOAD, 0, spec_buf, len);
+	dm_ioctl_cmd(DM_DEV_SUSPEND, DM_SUSPEND_FLAG | DM_SKIP_LOCKFS_FLAG, NULL, 0);
+	dm_ioctl_cmd(DM_DEV_SUSPEND, 0, NULL, 0);
+}
+
+/* The first trial measures the folios the reads built. */
+static void measure_folios(void)
+{
+	if (trial_no == 0 && folio_orders(file_fd, FILE_SIZE, order_hist) < 0)
+		order_hist[0] = -1;
+}
+
+/*
+ * io_uring may hand the write to a worker (XFS refuses to allocate under
+ * IOCB_NOWAIT), so submission can still be running when io_uring_submit()
+ * returns, and its invalidation would then drop the folios the reads are
+ * about to build. iomap invalidates before it maps, and mapping allocates,
+ * so once the written range is allocated the submission's invalidation is
+ * over. XFS counts the unwritten blocks in st_blocks at once; delafs maps
+ * real blocks, which SEEK_DATA reports (it counts st_blocks only when the
+ * inode is written).
+ */
+static void wait_dio_submitted(void)
+{
+	double t0 = now();
+	struct stat st;
+
+	do {
+		if (fstat(file_fd, &st))
+			die("fstat");
+		if (st.st_blocks * 512 >= FILE_SIZE - DIO_START ||
+		    lseek(file_fd, DIO_START, SEEK_DATA) == DIO_START)
+			return;
+		usleep(100);
+	} while (now() - t0 < 5);
+	fprintf(stderr, "the O_DIRECT write allocated nothing in 5 s (%ld blocks)\n",
+		(long)st.st_blocks);
+	exit(1);
+}
+
+/*
+ * The direct-I/O evictor: submit, read over the release range, wait until
+ * the release loop sleeps (if the delay is armed), let the completion come.
+ */
+static void dio_evictor(int armed, long delays0)
+{
+	static char rbuf[READ_LEN];
+	struct io_uring ring;
+	struct iocb cb, *cbs[1] = { &cb };
+	io_context_t ctx = 0;
+	struct io_event ev;
+	void *zeros = NULL;
+	double t0;
+	long res;
+	int dfd;
+
+	if (posix_memalign(&zeros, 4096, FILE_SIZE))
+		die("posix_memalign");
+	memset(zeros, 0, FILE_SIZE);
+	dfd = open(path, O_RDWR | O_DIRECT);
+	if (dfd < 0)
+		die("open O_DIRECT");
+	if (dm_name)
+		dm_swap(dm_slow);
+	if (trigger == DIO) {
+		if (io_setup(1, &ctx))
+			die("io_setup");
+		io_prep_pwrite(&cb, dfd, zeros, FILE_SIZE - DIO_START, DIO_START);
+		if (io_submit(ctx, 1, cbs) != 1)
+			die("io_submit");
+	} else {
+		struct io_uring_sqe *sqe;
+
+		if (io_uring_queue_init(2, &ring, 0))
+			die("io_uring_queue_init");
+		sqe = io_uring_get_sqe(&ring);
+		io_uring_prep_write(sqe, dfd, zeros, FILE_SIZE - DIO_START, DIO_START);
+		if (io_uring_submit(&ring) != 1)
+			die("io_uring_submit");
+	}
+	wait_dio_submitted();
+	if (pread(file_fd, rbuf, READ_LEN, READ_AT) != READ_LEN)
+		die("pread");
+	for (long i = 0; i < READ_LEN; i++)
+		stale_reads += rbuf[i] != 0;
+	measure_folios();
+	/* The folio over READ_AT reaches into the written range. */
+	straddles += folio_continues(file_fd, DIO_START) == 1;
+	t0 = now();
+	atomic_store(&evictor_ready, 1);
+
+	if (control)
+		while (!atomic_load(&writer_done))
+			;
+	else if (armed)
+		while (read_counter("delays") == delays0 && !atomic_load(&writer_done))
+			;
+	t_moved = now() - t0;
+	if (dm_name && (armed || control))
+		dm_swap(dm_fast);
+	t_flushed = now() - t0;
+	if (trigger == DIO) {
+		if (io_getevents(ctx, 1, 1, &ev, NULL) != 1)
+			die("io_getevents");
+		res = ev.res;
+		io_destroy(ctx);
+	} else {
+		struct io_uring_cqe *cqe;
+
+		if (io_uring_wait_cqe(&ring, &cqe))
+			die("io_uring_wait_cqe");
+		res = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+		io_uring_queue_exit(&ring);
+	}
+	t_done = now() - t0;
+	if (dm_name && !armed && !control)
+		dm_swap(dm_fast);
+	if (res != FILE_SIZE - DIO_START) {
+		fprintf(stderr, "O_DIRECT write returned %ld\n", res);
+		exit(1);
+	}
+	close(dfd);
+	free(zeros);
+}
+
 /*
  * The evictor. It reads the holes itself, pinned to CPU 0 while the writer
  * runs on CPU 1, so that the two really run side by side on the guest's two
@@ -177,46 +407,16 @@ static void *evictor(void *arg)
 {
 	long delays0 = read_counter("delays");
 	int armed = *(int *)arg;
-	io_context_t ctx = 0;
-	struct iocb cb, *cbs[1] = { &cb };
-	struct io_event ev;
-	void *zeros = NULL;
-	int dfd = -1;
 
 	pin_to_cpu(0);
-	if (trigger == DIO) {
-		if (io_setup(1, &ctx))
-			die("io_setup");
-		if (posix_memalign(&zeros, 4096, FILE_SIZE))
-			die("posix_memalign");
-		memset(zeros, 0, FILE_SIZE);
-		dfd = open(path, O_RDWR | O_DIRECT);
-		if (dfd < 0)
-			die("open O_DIRECT");
-		/*
-		 * Zeros over everything after the block the writer writes, where
-		 * the file is a hole: the contents do not change. Submission
-		 * invalidates the range at once; completion invalidates it
-		 * again, without the inode lock, while the writer may be in its
-		 * release loop, whose first SEEK_DATA lands at WRITTEN.
-		 */
-		io_prep_pwrite(&cb, dfd, zeros, FILE_SIZE - WRITTEN, WRITTEN);
-		if (io_submit(ctx, 1, cbs) != 1)
-			die("io_submit");
-	}
-	read_holes(file_fd);
-	atomic_store(&evictor_ready, 1);
-
-	if (trigger == DIO) {
-		if (io_getevents(ctx, 1, 1, &ev, NULL) != 1 || (long)ev.res < 0) {
-			fprintf(stderr, "O_DIRECT write failed: %ld\n", (long)ev.res);
-			exit(1);
-		}
-		io_destroy(ctx);
-		close(dfd);
-		free(zeros);
+	if (trigger == DIO || trigger == URING) {
+		dio_evictor(armed, delays0);
 		return NULL;
 	}
+	read_holes(file_fd);
+	measure_folios();
+	atomic_store(&evictor_ready, 1);
+
 	while (!atomic_load(&writer_done)) {
 		if (armed) {
 			/* Evict once the release loop is inside the delay. */
@@ -307,11 +507,11 @@ int main(int argc, char **argv)
 	double t_start, first_race = -1, seconds = 0;
 	unsigned long free0;
 	unsigned char *buf;
-	char mode[32], tname[32];
+	char mode[32], tname[32], orders[256];
 	struct iovec iov[2];
 	int opt, armed;
 
-	while ((opt = getopt(argc, argv, "m:t:n:T:k:q")) != -1) {
+	while ((opt = getopt(argc, argv, "m:t:n:T:k:D:S:F:Cq")) != -1) {
 		switch (opt) {
 		case 'm': mnt = optarg; break;
 		case 't':
@@ -321,6 +521,8 @@ int main(int argc, char **argv)
 				trigger = FADVISE;
 			else if (!strcmp(optarg, "dio"))
 				trigger = DIO;
+			else if (!strcmp(optarg, "uring"))
+				trigger = URING;
 			else
 				goto usage;
 			snprintf(tname, sizeof(tname), "%s", optarg);
@@ -328,14 +530,18 @@ int main(int argc, char **argv)
 		case 'n': trials = atol(optarg); break;
 		case 'T': seconds = atof(optarg); break;
 		case 'k': counters = optarg; break;
+		case 'D': dm_name = optarg; break;
+		case 'S': dm_slow = optarg; break;
+		case 'F': dm_fast = optarg; break;
+		case 'C': control = 1; break;
 		case 'q': quiet = 1; break;
 		default:
 			goto usage;
 		}
 	}
-	if (!mnt || !tname[0]) {
+	if (!mnt || !tname[0] || (dm_name && (!dm_slow || !dm_fast))) {
 usage:
-		fprintf(stderr, "usage: race_repro -m MNT -t dropcaches|fadvise|dio [-n TRIALS] [-T SECONDS] [-k COUNTERS_DIR] [-q]\n");
+		fprintf(stderr, "usage: race_repro -m MNT -t dropcaches|fadvise|dio|uring [-n TRIALS] [-T SECONDS] [-k COUNTERS_DIR] [-D DM_NAME -S SLOW_TABLE -F FAST_TABLE [-C]] [-q]\n");
 		return 2;
 	}
 	identify_fs();
@@ -353,6 +559,7 @@ usage:
 		die("mprotect");
 	iov[0].iov_base = buf;
 	iov[0].iov_len = WRITTEN;
+	pattern = buf;
 	iov[1].iov_base = buf + WRITTEN;
 	iov[1].iov_len = FILE_SIZE - WRITTEN;
 
@@ -374,6 +581,12 @@ usage:
 		file_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 		if (file_fd < 0 || ftruncate(file_fd, FILE_SIZE))
 			die("open/ftruncate");
+		trial_no = trial;
+		/* Direct-I/O triggers: block 0 on disk, so the write's delalloc
+		 * mapping starts after it (see the top of the file). */
+		if ((trigger == DIO || trigger == URING) &&
+		    (pwrite(file_fd, pattern, WRITTEN, 0) != WRITTEN || fdatasync(file_fd)))
+			die("pwrite/fdatasync block 0");
 		atomic_store(&writer_done, 0);
 		atomic_store(&evictor_ready, 0);
 		races0 = read_counter("races");
@@ -421,13 +634,22 @@ usage:
 		if (w > 0)
 			warnings += w;
 		if (!quiet)
-			printf("# trial %ld: races %ld, legacy warnings %ld, verified %d, %.1f ms\n",
-			       trial, r, w, ok, (now() - t0) * 1000);
+			printf("# trial %ld: races %ld, legacy warnings %ld, verified %d, %.1f ms"
+			       " (direct I/O: straddles %ld, loop asleep at %.1f ms, flushed %.1f ms,"
+			       " completed %.1f ms)\n",
+			       trial, r, w, ok, (now() - t0) * 1000, straddles,
+			       t_moved * 1000, t_flushed * 1000, t_done * 1000);
 	}
 	unlink(path);
+	if (order_hist[0] < 0)
+		snprintf(orders, sizeof(orders), "unknown");
+	else
+		folio_orders_format(order_hist, orders, sizeof(orders));
 	printf("SUMMARY fs=%s trigger=%s mode=%s delay_us=%ld trials=%ld race_trials=%ld races=%ld "
-	       "warnings=%ld verified=%ld first_race_ms=%.1f elapsed_s=%.2f\n",
+	       "warnings=%ld verified=%ld first_race_ms=%.1f elapsed_s=%.2f stale_reads=%ld "
+	       "orders=%s max_order=%d straddles=%ld\n",
 	       fs_name, tname, mode, delay_us, trial, race_trials, races, warnings, verified,
-	       first_race, now() - t_start);
+	       first_race, now() - t_start, stale_reads,
+	       orders, order_hist[0] < 0 ? -1 : folio_orders_max(order_hist), straddles);
 	return verified == trial ? 0 : 1;
 }
