@@ -21,21 +21,26 @@ def summaries(name):
     return rows
 
 
-COLUMNS = ("filesystem", "trigger", "mode", "delay_us", "trials", "races", "race trials",
-           "WARNs", "data verified")
-WIDTHS = (10, 10, 6, 8, 6, 5, 11, 5, 13)
+COLUMNS = ("filesystem", "folios", "trigger", "mode", "delay_us", "trials", "races", "race trials",
+           "WARNs", "data verified", "folio orders seen")
+WIDTHS = (10, 6, 10, 6, 8, 6, 5, 11, 5, 13, 1)
 
 
 def row(cells):
-    return "  ".join(("%-*s" if i < 3 else "%*s") % (w, c) for i, (w, c) in enumerate(zip(WIDTHS, cells)))
+    return "  ".join(("%-*s" if i < 4 or i == 10 else "%*s") % (w, c)
+                     for i, (w, c) in enumerate(zip(WIDTHS, cells)))
 
 
 print()
 print(row(COLUMNS))
-for r in sorted(summaries("demo-table.txt"), key=lambda r: (r["trigger"], r["mode"] != "legacy", r["fs"])):
-    cells = (r["fs"], r["trigger"], r["mode"], r["delay_us"], r["trials"], r["races"],
-             r["race_trials"], r["warnings"], "%s/%s" % (r["verified"], r["trials"]))
+for r in sorted(summaries("demo-table.txt"),
+               key=lambda r: (r["trigger"], r["mode"] != "legacy", r["fs"], r.get("folios", ""))):
+    cells = (r["fs"], r.get("folios", "-"), r["trigger"], r["mode"], r["delay_us"], r["trials"],
+             r["races"], r["race_trials"], r["warnings"], "%s/%s" % (r["verified"], r["trials"]),
+             r.get("orders", "-"))
     print(row(cells))
+print("\nfolio orders: ORDER:FOLIOS over the file after the first trial's reads (order 4 = 64 KiB);")
+print("dio/uring: the O_DIRECT write's completion is held by dm-delay until the loop sleeps.")
 
 
 def trace_lines(path):
