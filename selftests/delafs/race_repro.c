@@ -12,6 +12,9 @@
  *
  *   dropcaches  echo 1 > /proc/sys/vm/drop_caches (the report)
  *   fadvise     posix_fadvise(POSIX_FADV_DONTNEED)
+ *   pageout     madvise(MADV_PAGEOUT) over a mapping of the cached pages
+ *   reclaim     memory.reclaim of a memory cgroup race_repro joins (v2)
+ *   punch       fallocate(PUNCH_HOLE) of the file's last chunk, a hole
  *   dio, uring  the page cache invalidation that ends an asynchronous
  *               O_DIRECT write (libaio, io_uring): the cause the upstream
  *               fix names, iomap_dio_complete() ->
@@ -57,7 +60,7 @@
  * an unlinked inode's blocks in the background, so that check waits for up
  * to FREE_SPACE_WAIT_S.)
  *
- *   race_repro -m MNT -t dropcaches|fadvise|dio|uring [-n TRIALS] [-T SECONDS]
+ *   race_repro -m MNT -t dropcaches|fadvise|dio|uring|pageout|reclaim|punch [-n TRIALS] [-T SECONDS]
  *              [-k COUNTERS_DIR] [-D DM_NAME -S SLOW_TABLE -F FAST_TABLE [-C]] [-q]
  *
  * The last line is a summary for scripts:
@@ -108,7 +111,7 @@
  */
 #define READ_LEN (2L << 20)
 
-enum trigger { DROPCACHES, FADVISE, DIO, URING };
+enum trigger { DROPCACHES, FADVISE, DIO, URING, PAGEOUT, RECLAIM, PUNCH };
 
 static const char *mnt, *counters, *fs_name, *dm_name, *dm_slow, *dm_fast;
 static int control;
@@ -184,11 +187,22 @@ static void pin_to_cpu(int cpu)
 	sched_setaffinity(0, sizeof(set), &set);
 }
 
-/* Clean zero-filled folios over holes: every other 64 KiB chunk. */
+/*
+ * Clean zero-filled folios over holes: every other 64 KiB chunk. Page 0 is
+ * read first, alone (POSIX_FADV_RANDOM: no readahead), so it is a folio of
+ * its own and readahead starts at page 1: with large folios, a folio over
+ * page 0 would also cover 4 KiB, where the release loop's first SEEK_DATA
+ * lands, and the short write would make it dirty, which no eviction takes.
+ */
 static void read_holes(int fd)
 {
 	static char buf[CHUNK];
+	int single = open(path, O_RDONLY);
 
+	if (single < 0 || posix_fadvise(single, 0, 0, POSIX_FADV_RANDOM) ||
+	    pread(single, buf, 4096, 0) != 4096)
+		die("read page 0");
+	close(single);
 	for (long off = 0; off < FILE_SIZE; off += 2 * CHUNK)
 		if (pread(fd, buf, CHUNK, off) != CHUNK)
 			die("pread");
@@ -203,6 +217,57 @@ static void drop_caches(void)
 	close(fd);
 }
 
+/* pageout: the evictor's mapping of the file, each cached page mapped. */
+static char *pageout_map;
+/* reclaim: memory.reclaim of the cgroup race_repro moved itself into. */
+static char reclaim_file[256];
+
+static void map_cached_pages(void)
+{
+	static unsigned char vec[FILE_SIZE / 4096];
+
+	pageout_map = mmap(NULL, FILE_SIZE, PROT_READ, MAP_SHARED, file_fd, 0);
+	if (pageout_map == MAP_FAILED)
+		die("mmap");
+	/* No readahead: only what is cached gets mapped. */
+	madvise(pageout_map, FILE_SIZE, MADV_RANDOM);
+	if (mincore(pageout_map, FILE_SIZE, vec))
+		die("mincore");
+	for (long i = 0; i < FILE_SIZE / 4096; i++)
+		if (vec[i] & 1)
+			(void)*(volatile char *)(pageout_map + i * 4096);
+}
+
+/*
+ * A memory cgroup of our own, so memory.reclaim reclaims our page cache:
+ * cgroup2 mounted if it is not, the memory controller enabled below the
+ * root, the whole process (both threads) moved in.
+ */
+static void setup_reclaim(void)
+{
+	const char *root = "/sys/fs/cgroup";
+	char p[256], pid[32];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/cgroup.subtree_control", root);
+	if (access(p, F_OK) && system("mount -t cgroup2 none /sys/fs/cgroup"))
+		die("mount cgroup2");
+	fd = open(p, O_WRONLY);
+	if (fd < 0 || write(fd, "+memory", 7) != 7)
+		die("enable the memory controller");
+	close(fd);
+	snprintf(p, sizeof(p), "%s/race_repro", root);
+	if (mkdir(p, 0755) && errno != EEXIST)
+		die("mkdir cgroup");
+	snprintf(p, sizeof(p), "%s/race_repro/cgroup.procs", root);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	fd = open(p, O_WRONLY);
+	if (fd < 0 || write(fd, pid, strlen(pid)) < 0)
+		die("join cgroup");
+	close(fd);
+	snprintf(reclaim_file, sizeof(reclaim_file), "%s/race_repro/memory.reclaim", root);
+}
+
 static void evict(void)
 {
 	if (trigger == DROPCACHES)
@@ -215,6 +280,23 @@ static void evict(void)
 			errno = err;
 			die("posix_fadvise");
 		}
+	} else if (trigger == PAGEOUT) {
+		/* Reclaims the mapped clean folios at once, leaving shadows. */
+		if (madvise(pageout_map, FILE_SIZE, MADV_PAGEOUT))
+			die("madvise(MADV_PAGEOUT)");
+	} else if (trigger == RECLAIM) {
+		int fd = open(reclaim_file, O_WRONLY);
+
+		/* EAGAIN: less than asked could be reclaimed, which is fine. */
+		if (fd < 0 || (write(fd, "64M", 3) < 0 && errno != EAGAIN))
+			die("memory.reclaim");
+		close(fd);
+	} else if (trigger == PUNCH) {
+		/* The last chunk, a hole: the file's contents do not change.
+		 * Takes the inode lock, so it waits for the writer. */
+		if (fallocate(file_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      FILE_SIZE - CHUNK, CHUNK))
+			die("fallocate(PUNCH_HOLE)");
 	}
 }
 
@@ -415,6 +497,8 @@ static void *evictor(void *arg)
 	}
 	read_holes(file_fd);
 	measure_folios();
+	if (trigger == PAGEOUT)
+		map_cached_pages();
 	atomic_store(&evictor_ready, 1);
 
 	while (!atomic_load(&writer_done)) {
@@ -427,6 +511,10 @@ static void *evictor(void *arg)
 			delays0 = d;
 		}
 		evict();
+	}
+	if (pageout_map) {
+		munmap(pageout_map, FILE_SIZE);
+		pageout_map = NULL;
 	}
 	return NULL;
 }
@@ -523,6 +611,12 @@ int main(int argc, char **argv)
 				trigger = DIO;
 			else if (!strcmp(optarg, "uring"))
 				trigger = URING;
+			else if (!strcmp(optarg, "pageout"))
+				trigger = PAGEOUT;
+			else if (!strcmp(optarg, "reclaim"))
+				trigger = RECLAIM;
+			else if (!strcmp(optarg, "punch"))
+				trigger = PUNCH;
 			else
 				goto usage;
 			snprintf(tname, sizeof(tname), "%s", optarg);
@@ -541,10 +635,12 @@ int main(int argc, char **argv)
 	}
 	if (!mnt || !tname[0] || (dm_name && (!dm_slow || !dm_fast))) {
 usage:
-		fprintf(stderr, "usage: race_repro -m MNT -t dropcaches|fadvise|dio|uring [-n TRIALS] [-T SECONDS] [-k COUNTERS_DIR] [-D DM_NAME -S SLOW_TABLE -F FAST_TABLE [-C]] [-q]\n");
+		fprintf(stderr, "usage: race_repro -m MNT -t dropcaches|fadvise|dio|uring|pageout|reclaim|punch [-n TRIALS] [-T SECONDS] [-k COUNTERS_DIR] [-D DM_NAME -S SLOW_TABLE -F FAST_TABLE [-C]] [-q]\n");
 		return 2;
 	}
 	identify_fs();
+	if (trigger == RECLAIM)
+		setup_reclaim();
 	read_knob("release_mode", mode, sizeof(mode));
 	delay_us = read_counter("seek_delay_us");
 	armed = delay_us > 0;
