@@ -55,7 +55,7 @@ fresh_xfs_mount() {
 	mkfs.xfs -f -q "$XFS_DEV" && mount -t xfs "$XFS_DEV" "$XFS_MNT"
 }
 
-# The lab's view of a filesystem under test, set by use_fs delafs|xfs:
+# The lab's view of a filesystem under test, set by use_fs delafs|delafs4k|xfs:
 # FS_TYPE, FS_MNT, FS_DEV, FS_KNOBS, FS_WARN (the regex of its legacy WARN line), and
 # fs_setup/fs_teardown (mkfs + mount, umount + fsck).
 use_fs() {
@@ -65,6 +65,14 @@ use_fs() {
 		FS_MNT=$MNT FS_DEV=$DEV FS_KNOBS=$DELAFS_KNOBS
 		FS_WARN='WARNING: CPU: [0-9]+ PID: [0-9]+ at delafs/rust/fs/release.rs:[0-9]+ .*warn_empty_data_range'
 		fs_setup() { load_module && fresh_mount; }
+		fs_teardown() { umount "$MNT" && "$FSCK" "$DEV" && unload_module; }
+		;;
+	delafs4k)
+		# delafs with every folio one 4 KiB block (mount -o large_folios=0).
+		FS_TYPE=delafs
+		FS_MNT=$MNT FS_DEV=$DEV FS_KNOBS=$DELAFS_KNOBS
+		FS_WARN='WARNING: CPU: [0-9]+ PID: [0-9]+ at delafs/rust/fs/release.rs:[0-9]+ .*warn_empty_data_range'
+		fs_setup() { load_module && "$MKFS" -q "$DEV" >/dev/null && mount -t delafs -o large_folios=0 "$DEV" "$MNT"; }
 		fs_teardown() { umount "$MNT" && "$FSCK" "$DEV" && unload_module; }
 		;;
 	xfs)
@@ -98,13 +106,13 @@ dm_delay_setup() {
 	echo "0 $sectors delay $dev 0 0 $dev 0 0 $dev 0 0" >"$DM_FAST"
 	echo "0 $sectors delay $dev 0 0 $dev 0 60000 $dev 0 0" >"$DM_SLOW"
 	echo "0 $sectors delay $dev 0 0 $dev 0 10 $dev 0 0" >"$DM_NATURAL"
-	dmsetup --noudevsync remove "$DM_NAME" 2>/dev/null
+	dmsetup --noudevsync remove "$DM_NAME" 2>/dev/null || true
 	dmsetup --noudevsync create "$DM_NAME" "$DM_FAST" || return 1
 	[ -b /dev/mapper/$DM_NAME ] || dmsetup --noudevsync mknodes "$DM_NAME"
 	DM_DEV=/dev/mapper/$DM_NAME
 	[ -b "$DM_DEV" ]
 }
-dm_delay_teardown() { dmsetup --noudevsync remove "$DM_NAME" 2>/dev/null; }
+dm_delay_teardown() { dmsetup --noudevsync remove "$DM_NAME" 2>/dev/null || true; }
 
 # poison_free_space MNT MIB: fills that much free space with 0xee bytes and
 # frees it again, so a file that exposes stale disk blocks reads 0xee
