@@ -30,6 +30,7 @@ run() {
 
 : >$out/demo-table.txt
 : >$out/demo-sweep.txt
+: >$out/demo-matrix.txt
 for config in "delafs large" "delafs small" "xfs large"; do
 	set -- $config
 	fs=$1 folios=$2
@@ -53,8 +54,14 @@ for config in "delafs large" "delafs small" "xfs large"; do
 			run "$folios" $trigger $mode $delay "$trials" | tee -a $out/demo-table.txt
 		done
 	done
-	[ "$folios" = large ] && first_warn >$out/first-warn-$fs.txt
 	if [ "$folios" = large ]; then
+		# The map of eviction paths: each trigger with the delay and without.
+		for trigger in dropcaches fadvise dio uring pageout reclaim punch; do
+			for delay in 300000 0; do
+				run "$folios" $trigger fixed $delay "$trials" | tee -a $out/demo-matrix.txt
+			done
+		done
+		first_warn >$out/first-warn-$fs.txt
 		for trigger in dropcaches fadvise dio; do
 			for delay in 0 10 100 1000 10000 100000; do
 				run "$folios" $trigger fixed $delay "$trials" | tee -a $out/demo-sweep.txt
@@ -67,5 +74,5 @@ for config in "delafs large" "delafs small" "xfs large"; do
 	if [ "$fs" = delafs ]; then "$FSCK" "$DM_DEV"; else xfs_repair -n "$DM_DEV" >/dev/null 2>&1; fi &&
 		echo "== $fs, $folios folios: unmounted, checked clean"
 	dm_delay_teardown
-	[ "$fs" = delafs ] && unload_module
+	if [ "$fs" = delafs ]; then unload_module; fi
 done

@@ -71,6 +71,36 @@ sig = subprocess.run([sys.executable, str(selftests / "warn_signature.py"), "--c
 print("".join("  " + l + "\n" for l in (sig.stdout + sig.stderr).splitlines()), end="")
 print("  => %s" % ("same shape" if sig.returncode == 0 else "DIFFERENT"))
 
+# The map of eviction paths: what 6.12's source predicts, then what ran.
+PREDICTED = {
+    "dropcaches": ("can", "invalidate_mapping_pages(): clean folios go, no shadow left"),
+    "fadvise": ("can", "generic_fadvise() -> mapping_try_invalidate(): the same, after writeback"),
+    "dio": ("can (large folios)", "kiocb_invalidate_post_direct_write(): no lock; drops whole folios "
+            "overlapping the written range"),
+    "uring": ("can (large folios)", "the same completion, from io_uring"),
+    "pageout": ("cannot", "madvise(MADV_PAGEOUT) -> reclaim_pages(): leaves shadow entries, which "
+                "mapping_seek_hole_data() counts as data"),
+    "reclaim": ("can", "memory.reclaim leaves shadows too, but its shrinkers free shadow-only "
+                "xarray nodes (workingset)"),
+    "punch": ("cannot", "fallocate(PUNCH_HOLE) takes i_rwsem and the invalidate lock: waits for the writer"),
+}
+matrix = summaries("demo-matrix.txt") if (out / "demo-matrix.txt").exists() else []
+if matrix:
+    print("\nthe eviction paths (fixed mode, large folios; races/trials, files verified):")
+    print("%-10s %-6s %-19s %-16s %-16s  %s" % ("trigger", "fs", "predicted", "300 ms delay",
+                                                "no delay", "why"))
+    cells = {}
+    for r in matrix:
+        cells[(r["trigger"], r["fs"], r["delay_us"])] = "%s/%s (%s ok)" % (
+            r["race_trials"], r["trials"], r["verified"])
+    for trigger in PREDICTED:
+        for fs in ("delafs", "xfs"):
+            if (trigger, fs, "0") not in cells:
+                continue
+            print("%-10s %-6s %-19s %-16s %-16s  %s" % (
+                trigger, fs, PREDICTED[trigger][0], cells.get((trigger, fs, "300000"), "-"),
+                cells.get((trigger, fs, "0"), "-"), PREDICTED[trigger][1] if fs == "delafs" else ""))
+
 sweep = summaries("demo-sweep.txt")
 print("\nrace hit rate against the injected delay (fixed mode):")
 print("%-10s %-11s %9s %7s %12s" % ("filesystem", "trigger", "delay_us", "trials", "hit rate"))

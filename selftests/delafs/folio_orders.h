@@ -27,7 +27,7 @@
  * Adds the folios of @fd's first @len bytes to @hist (folios per order).
  * Returns the number of cached pages, or -1 if the kernel cannot tell.
  */
-static long folio_orders(int fd, long len, long hist[FOLIO_MAX_ORDER + 1])
+static inline long folio_orders(int fd, long len, long hist[FOLIO_MAX_ORDER + 1])
 {
 	long pages = len / 4096, cached = 0, run = 0;
 	unsigned char *vec = NULL;
@@ -94,7 +94,7 @@ fail:
  * Whether the cached page at byte @off of @fd belongs to the same folio as
  * the page before it: 1 yes, 0 no (or not cached), -1 unknown.
  */
-static int folio_continues(int fd, long off)
+static inline int folio_continues(int fd, long off)
 {
 	uint64_t entry = 0, flags = 0;
 	unsigned char vec = 0;
@@ -127,7 +127,7 @@ static int folio_continues(int fd, long off)
 }
 
 /* "0:12,2:3": folios per order, for a SUMMARY line. */
-static void folio_orders_format(const long hist[FOLIO_MAX_ORDER + 1], char *out, size_t size)
+static inline void folio_orders_format(const long hist[FOLIO_MAX_ORDER + 1], char *out, size_t size)
 {
 	size_t n = 0;
 
@@ -139,7 +139,7 @@ static void folio_orders_format(const long hist[FOLIO_MAX_ORDER + 1], char *out,
 		snprintf(out, size, "-");
 }
 
-static int folio_orders_max(const long hist[FOLIO_MAX_ORDER + 1])
+static inline int folio_orders_max(const long hist[FOLIO_MAX_ORDER + 1])
 {
 	int max = -1;
 
