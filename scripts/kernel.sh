@@ -116,8 +116,30 @@ while IFS= read -r line; do
 done < <(cat "${fragments[@]}" | grep -E '^CONFIG_[A-Za-z0-9_]+=' | tac | awk -F= '!seen[$1]++' | tac)
 ((missing == 0)) || die "the config fragment did not apply (see above); is 'make ${make_flags[*]} rustavailable' happy?"
 
-log "make ${make_flags[*]:+${make_flags[*]} }-j$(nproc) bzImage modules"
-make -s "${make_flags[@]}" -j"$(nproc)" bzImage modules >&2
+log "make ${make_flags[*]:+${make_flags[*]} }-j$(nproc) bzImage modules (log: $tree.tmp/build.log)"
+# kbuild prints one line per step ("  CC      mm/filemap.o"); count them every
+# 20 s against the count of the last build of this flavour (or the count
+# measured here for the default one) so a 7-minute build shows it is moving.
+count_file=$cache/kernel-steps-$flavour
+expected=$(cat "$count_file" 2>/dev/null || echo 2200)
+steps() { grep -cE '^  [A-Z0-9_]+ ' build.log 2>/dev/null || true; }
+(
+	while sleep 20; do
+		n=$(steps)
+		pct=$((n * 100 / expected))
+		((pct <= 99)) || pct=99
+		log "$(printf '%d:%02d' $(((SECONDS - t0) / 60)) $(((SECONDS - t0) % 60))) elapsed, $n of ~$expected build steps (~$pct%)"
+	done
+) &
+ticker=$!
+trap 'kill $ticker 2>/dev/null || true' EXIT
+if ! make "${make_flags[@]}" -j"$(nproc)" bzImage modules >build.log 2>&1; then
+	grep -E 'error|Error' build.log | head -n 20 >&2
+	die "the kernel build failed (full log: $tree.tmp/build.log)"
+fi
+kill $ticker 2>/dev/null || true
+trap - EXIT
+steps >"$count_file"
 touch .delafs-built
 cd /
 mv "$tree.tmp" "$tree"
