@@ -13,6 +13,9 @@ debs=(
 	xz-utils rsync patch
 	# guest and the tools the guest runs from the host's root filesystem
 	qemu-system-x86 busybox-static xfsprogs fio stress-ng liburing-dev libaio-dev perl
+	# virtme-ng needs udev's rules and udevadm to name its virtio-serial
+	# ports in the guest (without it every `vng --exec` exits 255)
+	udev
 )
 
 missing=()
@@ -47,5 +50,19 @@ if ! command -v bindgen >/dev/null; then
 else
 	step "bindgen: $(bindgen --version)"
 fi
+
+# virtme-ng, the guest runner (qemu-image/run-guest), from PyPI into a virtual
+# environment under the cache: Debian 12 marks its Python externally managed.
+cache=${DELAFS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/delafs}
+vng_version=1.42
+venv=$cache/vng-$vng_version
+if [[ ! -x $venv/bin/vng ]]; then
+	step "virtme-ng $vng_version from PyPI into $venv"
+	rm -rf "$venv"
+	python3 -m venv "$venv" || die "python3 -m venv failed"
+	"$venv/bin/pip" install --quiet --disable-pip-version-check "virtme-ng==$vng_version" ||
+		die "pip install virtme-ng==$vng_version failed: is PyPI reachable?"
+fi
+step "virtme-ng: $("$venv/bin/vng" --version)"
 
 step "done in $((SECONDS - t0)) s"

@@ -95,8 +95,9 @@ knob() { echo "$2" >"$FS_KNOBS/$1"; }
 # DM_DEV, and three one-line tables: DM_FAST (no delay), DM_SLOW (writes
 # held for 60 s, so only race_repro's table swap releases them) and
 # DM_NATURAL (writes 10 ms late). Reads and flushes are never delayed.
-# Needs CONFIG_DM_DELAY and dmsetup; the guest has no udev, so dmsetup runs
-# without udev synchronisation and makes its own /dev/mapper node.
+# Needs CONFIG_DM_DELAY and dmsetup. dmsetup runs without udev
+# synchronisation and makes its own /dev/mapper node if none appears: the
+# guest of run-guest's qemu runner has no udev (vng's starts one).
 DM_NAME=delafs-delay
 dm_delay_setup() {
 	local dev=$1 sectors
