@@ -89,10 +89,17 @@ if [[ -f $results/guest/expected-kernel-reports ]]; then
 fi
 scripts/scan-kernel-log "$results/guest/console.log" "${allow[@]}" >"$tap/guest-kernel-log.tap" || true
 
+stage "make shell"
+# `make shell CMD=...` and the interactive shell through a pty (not with
+# DELAFS_TESTS, which picks kselftests for development).
+if [[ -z ${DELAFS_TESTS:-} ]]; then
+	scripts/test-shell.py "$top" | tee "$tap/shell.tap" || true
+fi
+
 stage ""
 printf '\n=== timings\n'
 printf '%s\n' "${timings[@]}"
 printf '%-22s %5d s\n' total $((SECONDS - t_start))
 printf '\n=== verdict (guest log: %s)\n' "$results/guest/console.log"
 cd "$tap"
-exec prove --exec cat kselftests.tap guest-kernel-log.tap
+exec prove --exec cat kselftests.tap guest-kernel-log.tap $(ls shell.tap 2>/dev/null)
