@@ -17,7 +17,11 @@
 #   make fuzz           a long image-fuzzing campaign (FUZZ_IMAGES, FUZZ_SEED),
 #                       resumed after each guest crash
 #   make bench          delafs vs XFS vs ext4 throughput, as a table
+#   make shell          an interactive guest with delafs and XFS mounted;
+#                       CMD='...' runs one command there instead
+#   make rust-analyzer  rust-project.json for editors
 #   make hook-cost      the disarmed seek-delay hook against no hook
+#   make runner-bench   boot-to-first-test, virtme-ng against plain QEMU
 #   make setup | kernel | selftests | clean
 #
 # Variables: KDIR (kernel tree), FLAVOUR=default|debug|kasan (lab kernel flavour),
@@ -34,7 +38,7 @@ else
 KDIR_CMD = $(KDIR)
 endif
 
-.PHONY: all modules setup kernel selftests check check-debug check-kasan demo bench hook-cost soak fuzz fmt fmtcheck clean
+.PHONY: all modules setup kernel selftests shell rust-analyzer runner-bench check check-debug check-kasan demo bench hook-cost soak fuzz fmt fmtcheck clean
 
 all: modules
 
@@ -71,6 +75,18 @@ demo:
 
 bench:
 	@$(CURDIR)/scripts/bench.sh
+
+shell:
+	@$(CURDIR)/scripts/shell.sh
+
+# rust-project.json for rust-analyzer, from the kernel tree's own generator
+# (as the Rust-for-Linux out-of-tree module template does).
+rust-analyzer:
+	@kdir=$(KDIR_CMD) && $(MAKE) -s -C "$$kdir" M=$(CURDIR) $$($(CURDIR)/scripts/kbuild-flags "$$kdir") rust-analyzer
+	@$(CURDIR)/scripts/rust-analyzer.py $(CURDIR)
+
+runner-bench:
+	@$(CURDIR)/scripts/runner-bench.sh
 
 hook-cost:
 	@$(CURDIR)/scripts/hook-cost.sh
