@@ -23,6 +23,6 @@ truncate -s 512M "$out/scratch-xfs.img"
 qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$out" --timeout 1800 \
 	--disk "$out/scratch.img" --disk "$out/scratch-xfs.img" -- bash "$top/scripts/guest-demo.sh" "$top/build/kselftest/delafs" "$trials"
 
-python3 scripts/race-report.py "$out"
+/usr/bin/python3 scripts/race-report.py "$out"
 echo
 echo "guest kernel log: $out/console.log"

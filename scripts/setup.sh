@@ -16,6 +16,8 @@ debs=(
 	# virtme-ng needs udev's rules and udevadm to name its virtio-serial
 	# ports in the guest (without it every `vng --exec` exits 255)
 	udev
+	# the demo's plot
+	python3-matplotlib
 )
 
 missing=()
