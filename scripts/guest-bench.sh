@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs in the guest for `make bench` (scripts/bench.sh): /dev/vda, vdb, vdc
-# are scratch disks for delafs, XFS and ext4.
+# are scratch disks for delafs, XFS and ext4. delafs runs twice: with large
+# folios (the default) and mounted large_folios=0 ("delafs-4k").
 set -eu
 bin=$1 mb=$2
 insmod "$bin/delafs.ko"
@@ -12,13 +13,15 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 declare -A wr rd cu fx
-for fs in delafs xfs ext4; do
+for fs in delafs delafs-4k xfs ext4; do
+	type=$fs opts=
 	case $fs in
 	delafs) dev=/dev/vda; "$bin/mkfs.delafs" -q $dev >/dev/null ;;
+	delafs-4k) dev=/dev/vda type=delafs opts=-olarge_folios=0; "$bin/mkfs.delafs" -q $dev >/dev/null ;;
 	xfs) dev=/dev/vdb; mkfs.xfs -q -f $dev ;;
 	ext4) dev=/dev/vdc; mkfs.ext4 -q -F $dev ;;
 	esac
-	mount -t $fs $dev $mnt
+	mount -t $type $opts $dev $mnt
 	t0=$(now)
 	dd if=/dev/zero of=$mnt/seq bs=1M count="$mb" conv=fsync status=none
 	t1=$(now)
@@ -42,17 +45,19 @@ for i in range(n):
 print("%.0f" % (2 * n / (time.monotonic() - t)))
 PY
 )
-	fx[$fs]=$("$bin/fsx" -d $dev -m $mnt -t $fs -s 7 -n 2000 -c 1000 | sed -n 's/.* \([0-9]*\) ops\/s.*/\1/p')
+	fx[$fs]=$("$bin/fsx" -d $dev -m $mnt -t $type -s 7 -n 2000 -c 1000 | sed -n 's/.* \([0-9]*\) ops\/s.*/\1/p')
 	umount $mnt
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-printf '\n%-34s %10s %10s %10s %12s %12s\n' "benchmark ($mb MiB file)" delafs xfs ext4 "delafs/xfs" "delafs/ext4"
+printf '\n%-34s %9s %9s %9s %9s %11s %11s %11s\n' "benchmark ($mb MiB file)" delafs delafs-4k xfs ext4 \
+	"delafs/xfs" "4k/xfs" "delafs/ext4"
 row() {
 	local name=$1
 	local -n arr=$2
-	printf '%-34s %10s %10s %10s %12s %12s\n' "$name" "${arr[delafs]}" "${arr[xfs]}" "${arr[ext4]}" \
-		"$(ratio "${arr[delafs]}" "${arr[xfs]}")" "$(ratio "${arr[delafs]}" "${arr[ext4]}")"
+	printf '%-34s %9s %9s %9s %9s %11s %11s %11s\n' "$name" "${arr[delafs]}" "${arr[delafs-4k]}" \
+		"${arr[xfs]}" "${arr[ext4]}" "$(ratio "${arr[delafs]}" "${arr[xfs]}")" \
+		"$(ratio "${arr[delafs-4k]}" "${arr[xfs]}")" "$(ratio "${arr[delafs]}" "${arr[ext4]}")"
 }
 row "sequential write + fsync, MB/s" wr
 row "sequential read, cold cache, MB/s" rd
