@@ -11,7 +11,7 @@
  *       [-c CHECKPOINT_EVERY] [-D] [-F]   (-D: no O_DIRECT, -F: no faulting writes)
  *
  * O_DIRECT and faulting writes together trip "Direct I/O collision with
- * buffered writes" (and then EIO) on ext4 as on delafs; see the README.
+ * buffered writes" (and then EIO) on ext4 as on delafs; see docs/findings.md.
  */
 #include <errno.h>
 #include <fcntl.h>
