@@ -35,7 +35,9 @@
 //! - [`bitmap`]: the free-space bitmap;
 //! - [`inode`]: the inode table;
 //! - [`extent`]: extents, and the [`ExtentChecker`] of a file's extent list;
-//! - [`chain`]: extent chain blocks;
+//! - [`chain`]: extent chain blocks, the [`ChainWalk`] that reads a chain
+//!   (and [`walk_extents`], a file's whole extent list) and the
+//!   [`ChainPlan`] and [`ChainLayout`] that rewrite one.
 //! - [`dir`]: directory blocks and entries.
 //!
 //! # Limits
@@ -67,7 +69,8 @@ pub mod superblock;
 
 pub use bitmap::{bitmap_set, bitmap_test, BITS_PER_BITMAP_BLOCK};
 pub use chain::{
-    chain_blocks_needed, chain_chunks, encode_chain_block, ChainBlock, CHAIN_EXTENTS, CHAIN_MAGIC,
+    chain_blocks_needed, chain_chunks, encode_chain_block, walk_extents, ChainBlock, ChainError,
+    ChainLayout, ChainPiece, ChainPlan, ChainWalk, Visit, WalkError, CHAIN_EXTENTS, CHAIN_MAGIC,
 };
 pub use dir::{
     check_dir_block_tail, decode_dirent, dirent_is_free, encode_dirent, valid_file_type,
@@ -125,6 +128,8 @@ pub enum RecordError {
     BadChainCount,
     /// An extent block number outside the data area.
     ChainBlockOutsideData,
+    /// An extent chain that comes back to a block it passed.
+    ChainLoop,
     /// A directory slot or inode slot index out of range.
     SlotOutOfRange,
     /// A free directory entry (ino 0) that is not all zero.
@@ -163,6 +168,7 @@ impl RecordError {
             Self::BadChainMagic => "extent block has a bad magic",
             Self::BadChainCount => "extent block count out of range",
             Self::ChainBlockOutsideData => "extent block outside the data area",
+            Self::ChainLoop => "extent chain loops back on itself",
             Self::SlotOutOfRange => "slot index out of range",
             Self::FreeEntryNotZero => "free directory entry is not zeroed",
             Self::BadNameLength => "invalid name length",
