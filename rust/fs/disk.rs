@@ -105,6 +105,11 @@ pub(crate) fn block_used(geo: &Geometry, bitmap: &[Buffer], block: u64) -> bool 
         .is_some_and(|buf| bitmap_test(buf.data(), bit))
 }
 
+// The buffer cache's block size (set with sb_set_blocksize()) is the
+// format's block size: one meaning, so one value. rust/fs names it
+// `format::BLOCK_SIZE`; this keeps the binding layer's copy in step.
+const _: () = assert!(crate::vfs::buffer::BLOCK_SIZE == BLOCK_SIZE);
+
 /// Walks an inode's extents, inline then chained, checking them (the shared
 /// walk the image builder and, driving it past errors, fsck use): sorted,
 /// inside the data area, as many as the inode says, the chain loop-free.
