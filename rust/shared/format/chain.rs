@@ -246,8 +246,7 @@ impl core::fmt::Display for ChainError {
 /// returned `None`, the walk is over: `next_block` returns `None`.
 #[derive(Clone, Debug)]
 pub struct ChainWalk {
-    data_start: u64,
-    total_blocks: u64,
+    geo: Geometry,
     /// The block `next_block` returns next; 0 at the end of the chain.
     next: u64,
     /// The block `next_block` returned and `decode` has not yet seen.
@@ -276,8 +275,7 @@ impl ChainWalk {
     /// `extents` extents.
     pub fn from_head(geo: &Geometry, head: u64, extents: u64) -> Self {
         Self {
-            data_start: geo.data_start,
-            total_blocks: geo.total_blocks,
+            geo: *geo,
             next: head,
             current: None,
             remaining: extents,
@@ -321,7 +319,7 @@ impl ChainWalk {
         if self.remaining == 0 {
             return self.fail(ChainError::PastCount { block });
         }
-        if block < self.data_start || block >= self.total_blocks {
+        if !self.geo.in_data(block, 1) {
             return self.fail(ChainError::OutsideData { block });
         }
         self.since_mark = self.since_mark.saturating_add(1);
@@ -517,10 +515,7 @@ impl<'a> ChainLayout<'a> {
         if plan.needed() != chain.len() {
             return Err(RecordError::BadExtentCount);
         }
-        if chain
-            .iter()
-            .any(|&b| b < geo.data_start || b >= geo.total_blocks)
-        {
+        if chain.iter().any(|&b| !geo.in_data(b, 1)) {
             return Err(RecordError::ChainBlockOutsideData);
         }
         Ok(Self {

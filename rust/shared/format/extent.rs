@@ -169,14 +169,6 @@ impl ExtentChecker {
         Ok(())
     }
 
-    /// Checks the location of an extent chain block.
-    pub fn check_chain_block(&self, block: u64) -> Result<(), RecordError> {
-        if block < self.data_start || block >= self.total_blocks {
-            return Err(RecordError::ChainBlockOutsideData);
-        }
-        Ok(())
-    }
-
     /// Once every extent of `inode` is checked: a directory's blocks all
     /// lie below its size (its entries are found by size, and a block past
     /// it would be mapped twice when the directory grows). A regular file
@@ -240,8 +232,6 @@ mod tests {
         assert_eq!(c.check(&ext(9, 2, 5)), Err(RecordError::ExtentOutsideData));
         assert_eq!(c.count(), 2);
         assert_eq!(c.logical_end(), 5);
-        assert!(c.check_chain_block(6).is_ok());
-        assert!(c.check_chain_block(1000).is_err());
     }
 
     #[test]
