@@ -12,9 +12,9 @@ use super::mount::Space;
 use super::DSuperBlock;
 use crate::shared::claim::{ClaimError, ClaimMap};
 use crate::shared::format::{
-    self, bitmap_test, chain_blocks_needed, chain_chunks, decode_dirent, encode_chain_block,
-    encode_dirent, inode_slot, inode_slot_mut, ChainBlock, ExtentChecker, FormatError, Inode,
-    RecordError, Superblock, Timestamp, INODE_SIZE,
+    self, bitmap_test, decode_dirent, encode_dirent, inode_slot, inode_slot_mut, walk_extents,
+    Block, ChainLayout, ChainPlan, ExtentChecker, FormatError, Inode, Superblock, Timestamp, Visit,
+    WalkError, INODE_SIZE,
 };
 use crate::shared::space::FreeSpace;
 use crate::vfs::buffer::Buffer;
@@ -105,59 +105,26 @@ pub(crate) fn block_used(geo: &Geometry, bitmap: &[Buffer], block: u64) -> bool 
         .is_some_and(|buf| bitmap_test(buf.data(), bit))
 }
 
-/// Walks an inode's extents, inline then chained, checking them: sorted,
-/// inside the data area, as many as the inode says. Chain block numbers go
-/// to `on_chain`, extents to `on_extent`.
-fn walk_extents(
+// The buffer cache's block size (set with sb_set_blocksize()) is the
+// format's block size: one meaning, so one value. rust/fs names it
+// `format::BLOCK_SIZE`; this keeps the binding layer's copy in step.
+const _: () = assert!(crate::vfs::buffer::BLOCK_SIZE == BLOCK_SIZE);
+
+/// Walks an inode's extents, inline then chained, checking them (the shared
+/// walk the image builder and, driving it past errors, fsck use): sorted,
+/// inside the data area, as many as the inode says, the chain loop-free.
+/// Chain block numbers and extents go to `visit`, in stored order.
+fn walk_inode_extents(
     sb: &DSuperBlock,
     geo: &Geometry,
     inode: &Inode,
-    mut on_chain: impl FnMut(u64) -> Result,
-    mut on_extent: impl FnMut(&format::Extent) -> Result,
-) -> Result<(), WalkError> {
-    let mut checker = ExtentChecker::new(geo);
-    for e in inode.inline_extents() {
-        checker.check(e)?;
-        on_extent(e)?;
-    }
-    let mut next = inode.extent_chain;
-    while next != 0 {
-        checker.check_chain_block(next)?;
-        on_chain(next)?;
-        let buf = sb.read_block(next)?;
-        let chain = ChainBlock::decode(buf.data())?;
-        for e in chain.extents() {
-            checker.check(&e)?;
-            on_extent(&e)?;
-        }
-        if checker.count() > u64::from(inode.extent_count) {
-            return Err(RecordError::BadExtentCount.into());
-        }
-        next = chain.next;
-    }
-    if checker.count() != u64::from(inode.extent_count) {
-        return Err(RecordError::BadExtentCount.into());
-    }
-    checker.check_end(inode)?;
-    Ok(())
-}
-
-/// Why an inode could not be walked.
-pub(crate) enum WalkError {
-    Record(RecordError),
-    Kernel(Error),
-}
-
-impl From<RecordError> for WalkError {
-    fn from(e: RecordError) -> Self {
-        Self::Record(e)
-    }
-}
-
-impl From<Error> for WalkError {
-    fn from(e: Error) -> Self {
-        Self::Kernel(e)
-    }
+    visit: impl FnMut(Visit<'_>) -> Result,
+) -> Result<(), WalkError<Error>> {
+    let read = |block, f: &mut dyn FnMut(&Block)| {
+        f(sb.read_block(block)?.data());
+        Ok(())
+    };
+    walk_extents(geo, inode, read, visit)
 }
 
 /// Mount-time check of inode slot `slot` of an inode table block: `Ok(true)`
@@ -180,13 +147,14 @@ pub(crate) fn check_inode(
         Err(e) => return Err(Problem::Record(e.describe())),
     };
     let mut problem = None;
-    let check = core::cell::RefCell::new(|start: u64, len: u64| {
+    let walked = walk_inode_extents(sb, geo, &inode, |visit| {
         if problem.is_some() {
-            return;
+            return Ok(());
         }
+        let (start, len) = visit.blocks();
         let Some(end) = start.checked_add(len) else {
             problem = Some(Problem::Range);
-            return;
+            return Ok(());
         };
         if let Some(b) = (start..end).find(|&b| !block_used(geo, bitmap, b)) {
             problem = Some(Problem::Free(b));
@@ -196,24 +164,13 @@ pub(crate) fn check_inode(
                 ClaimError::OutOfRange => Problem::Range,
             });
         }
+        Ok(())
     });
-    let walked = walk_extents(
-        sb,
-        geo,
-        &inode,
-        |block| {
-            (check.borrow_mut())(block, 1);
-            Ok(())
-        },
-        |e| {
-            (check.borrow_mut())(e.physical, e.len.into());
-            Ok(())
-        },
-    );
     match walked {
         Ok(()) => problem.map_or(Ok(true), Err),
-        Err(WalkError::Record(e)) => Err(Problem::Record(e.describe())),
-        Err(WalkError::Kernel(_)) => Err(Problem::Io),
+        Err(WalkError::Chain(e)) => Err(Problem::Record(e.record_error().describe())),
+        Err(WalkError::Extent(e)) => Err(Problem::Record(e.describe())),
+        Err(WalkError::Caller(_)) => Err(Problem::Io),
     }
 }
 
@@ -269,27 +226,26 @@ pub(crate) fn read_inode(
     };
     drop(buf);
     let mut blocks = 0u64;
-    let walked = walk_extents(
-        sb,
-        geo,
-        &inode,
-        |block| chain.push(block, GFP_KERNEL).map_err(|_| ENOMEM),
-        |e| {
+    let walked = walk_inode_extents(sb, geo, &inode, |visit| match visit {
+        Visit::Chain(block) => chain.push(block, GFP_KERNEL).map_err(|_| ENOMEM),
+        Visit::Extent(e) => {
             blocks += u64::from(e.len);
             on_extent(Extent {
                 logical: e.logical.into(),
                 len: e.len.into(),
                 physical: e.physical,
             })
-        },
-    );
-    match walked {
-        Ok(()) => {}
-        Err(WalkError::Record(e)) => {
-            fs_err!("{}: inode {ino}: {}\n", sb.id(), e.describe());
-            return Err(corrupt());
         }
-        Err(WalkError::Kernel(e)) => return Err(e),
+    });
+    let bad = match walked {
+        Ok(()) => None,
+        Err(WalkError::Chain(e)) => Some(e.record_error()),
+        Err(WalkError::Extent(e)) => Some(e),
+        Err(WalkError::Caller(e)) => return Err(e),
+    };
+    if let Some(e) = bad {
+        fs_err!("{}: inode {ino}: {}\n", sb.id(), e.describe());
+        return Err(corrupt());
     }
     Ok(DiskInode {
         mode: inode.mode,
@@ -340,8 +296,10 @@ pub(crate) fn write_inode(
         fs_err!("{}: inode {ino}: not written: {}\n", sb.id(), e.describe());
         return Err(corrupt());
     }
-    let needed = chain_blocks_needed(stored.len() as u64) as usize;
-    while chain.len() < needed {
+    // The chain keeps its blocks in place, as many as the new list needs;
+    // the rest are freed, or new ones added near its end.
+    let plan = ChainPlan::new(chain.len(), stored.len()).map_err(|_| corrupt())?;
+    for _ in 0..plan.grow() {
         let goal = chain.last().copied().unwrap_or(geo.data_start);
         let block = space.lock().alloc_metadata(goal)?;
         if let Err(e) = chain.push(block, GFP_KERNEL) {
@@ -349,18 +307,19 @@ pub(crate) fn write_inode(
             return Err(e.into());
         }
     }
-    if chain.len() > needed {
-        for &block in &chain[needed..] {
+    if plan.shrink() > 0 {
+        for &block in plan.freed(chain) {
             space.lock().free(block, 1)?;
         }
-        let mut kept = KVec::with_capacity(needed, GFP_KERNEL)?;
-        kept.extend_from_slice(&chain[..needed], GFP_KERNEL)?;
+        let mut kept = KVec::with_capacity(plan.needed(), GFP_KERNEL)?;
+        kept.extend_from_slice(plan.kept(chain), GFP_KERNEL)?;
         *chain = kept;
     }
-    for (i, chunk) in chain_chunks(&stored).enumerate() {
-        let next = chain.get(i + 1).copied().unwrap_or(0);
-        let mut buf = sb.zeroed_block(chain[i])?;
-        encode_chain_block(buf.data_mut(), next, chunk).map_err(|_| corrupt())?;
+    let layout = ChainLayout::new(geo, &stored, chain).map_err(|_| corrupt())?;
+    let head = layout.head();
+    for piece in layout {
+        let mut buf = sb.zeroed_block(piece.block)?;
+        piece.encode(buf.data_mut()).map_err(|_| corrupt())?;
         buf.mark_dirty();
         if sync {
             buf.sync()?;
@@ -376,9 +335,7 @@ pub(crate) fn write_inode(
     inode.mtime = to_timestamp(d.mtime);
     inode.ctime = to_timestamp(d.ctime);
     inode.parent = d.parent as u32;
-    inode
-        .set_extents(&stored, chain.first().copied().unwrap_or(0))
-        .map_err(|_| corrupt())?;
+    inode.set_extents(&stored, head).map_err(|_| corrupt())?;
     let mut raw = [0u8; INODE_SIZE];
     inode.encode(&mut raw);
     if let Err(e) = Inode::decode(&raw) {

@@ -24,8 +24,7 @@ use kernel::prelude::*;
 use super::release::release_delalloc;
 use super::{lock_state, map_errno, DInode};
 use crate::shared::extent_map::{Filter, Lookup, State};
-use crate::shared::format::MAX_FILE_BLOCKS;
-use crate::vfs::buffer::BLOCK_SIZE;
+use crate::shared::format::{BLOCK_SIZE, MAX_FILE_BLOCKS};
 use crate::vfs::ops::{truncate_setsize, zero_range};
 use crate::vfs::{IoKind, Mapping, MappingKind};
 

@@ -10,8 +10,8 @@ use kernel::prelude::*;
 
 use super::{lock_state, DInode};
 use crate::shared::extent_map::Filter;
+use crate::shared::format::BLOCK_SIZE;
 use crate::shared::release::{self, CachedFolio, Mode, PageCache, Warning};
-use crate::vfs::buffer::BLOCK_SIZE;
 use crate::vfs::bug::warn_once;
 use crate::vfs::folio::LockedFolio;
 

@@ -12,14 +12,15 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::io;
 use std::path::Path;
 
 use delafs::shared::format::{
-    bitmap_set, bitmap_test, chain_blocks_needed, chain_chunks, decode_dirent, dirent_is_free,
-    encode_chain_block, encode_dirent, inode_slot, inode_slot_mut, Block, DirEntry, Extent,
-    Geometry, Inode, Timestamp, BLOCK_SIZE, DIRENTS_PER_BLOCK, INODE_SIZE, ROOT_INO, S_IFDIR,
-    S_IFLNK, S_IFREG,
+    bitmap_set, bitmap_test, decode_dirent, dirent_is_free, encode_dirent, inode_slot,
+    inode_slot_mut, walk_extents, Block, ChainLayout, ChainPlan, DirEntry, Extent, Geometry, Inode,
+    Timestamp, Visit, BLOCK_SIZE, DIRENTS_PER_BLOCK, INODE_SIZE, ROOT_INO, S_IFDIR, S_IFLNK,
+    S_IFREG,
 };
 
 use super::disk::MemDisk;
@@ -174,17 +175,26 @@ impl ImageBuilder {
         self.write_inode(ino, &inode);
     }
 
-    /// Every extent of inode `ino`, inline then chained.
+    /// Every extent of inode `ino`, inline then chained, walked and checked
+    /// as the kernel walks them; the extent list must be sound.
     pub fn extents(&self, ino: u32) -> Vec<Extent> {
         let inode = self.inode(ino);
-        let mut all = inode.inline_extents().to_vec();
-        let mut next = inode.extent_chain;
-        while next != 0 {
-            let chain = delafs::shared::format::ChainBlock::decode(self.block(next))
-                .expect("extent block decodes");
-            all.extend(chain.extents());
-            next = chain.next;
-        }
+        let mut all = Vec::new();
+        walk_extents(
+            &self.geo,
+            &inode,
+            |block, f| {
+                f(self.block(block));
+                Ok::<_, Infallible>(())
+            },
+            |visit| {
+                if let Visit::Extent(e) = visit {
+                    all.push(*e);
+                }
+                Ok(())
+            },
+        )
+        .unwrap_or_else(|e| panic!("inode {ino}: extent list: {e:?}"));
         all
     }
 
@@ -192,20 +202,22 @@ impl ImageBuilder {
     /// (reusing, allocating or freeing chain blocks). Marks the extents'
     /// blocks used when they are inside the data area, as fsck expects.
     pub fn set_extents(&mut self, ino: u32, extents: &[Extent]) {
-        let mut chain = self.chains.remove(&ino).unwrap_or_default();
-        let need = usize::try_from(chain_blocks_needed(extents.len() as u64)).expect("count");
-        while chain.len() > need {
-            let b = chain.pop().expect("non-empty");
+        let old = self.chains.remove(&ino).unwrap_or_default();
+        let plan = ChainPlan::new(old.len(), extents.len()).expect("extent count");
+        for &b in plan.freed(&old) {
             self.set_used(b, 1, false);
         }
-        while chain.len() < need {
+        let mut chain = plan.kept(&old).to_vec();
+        for _ in 0..plan.grow() {
             chain.push(self.alloc(1));
         }
-        for (i, chunk) in chain_chunks(extents).enumerate() {
-            let next = chain.get(i + 1).copied().unwrap_or(0);
-            encode_chain_block(self.block_mut(chain[i]), next, chunk).expect("chain block");
+        let layout = ChainLayout::new(&self.geo, extents, &chain).expect("chain layout");
+        let head = layout.head();
+        for piece in layout {
+            piece
+                .encode(self.block_mut(piece.block))
+                .expect("chain block");
         }
-        let head = chain.first().copied().unwrap_or(0);
         self.update_inode(ino, |inode| {
             inode.set_extents(extents, head).expect("extent list");
         });

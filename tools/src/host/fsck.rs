@@ -54,12 +54,11 @@ use std::io;
 use delafs::shared::claim::{words_for, ClaimMap};
 use delafs::shared::crc32c::crc32c;
 use delafs::shared::format::{
-    bitmap_set, bitmap_test, chain_blocks_needed, chain_chunks, check_dir_block_tail,
-    decode_dirent, dirent_is_free, encode_chain_block, encode_dirent, inode_slot, inode_slot_mut,
-    ChainBlock, DirEntry, Extent, ExtentChecker, Geometry, Inode, RecordError, Superblock,
-    BITS_PER_BITMAP_BLOCK, BLOCK_SIZE, DIRENTS_PER_BLOCK, DIR_BLOCK_USED, DT_DIR, DT_REG,
-    INODES_PER_BLOCK, INODE_CSUM_OFFSET, INODE_SIZE, MAX_FILE_SIZE, ROOT_INO, S_IFDIR, S_IFLNK,
-    S_IFMT, S_IFREG,
+    bitmap_set, bitmap_test, check_dir_block_tail, decode_dirent, dirent_is_free, encode_dirent,
+    inode_slot, inode_slot_mut, ChainError, ChainLayout, ChainPlan, ChainWalk, DirEntry, Extent,
+    ExtentChecker, Geometry, Inode, RecordError, Superblock, BITS_PER_BITMAP_BLOCK, BLOCK_SIZE,
+    DIRENTS_PER_BLOCK, DIR_BLOCK_USED, DT_DIR, DT_REG, INODES_PER_BLOCK, INODE_CSUM_OFFSET,
+    INODE_SIZE, MAX_FILE_SIZE, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
 
 use super::disk::{zeroed_block, Disk};
@@ -242,6 +241,17 @@ fn extent_str(e: &Extent) -> String {
         e.physical,
         e.physical_end()
     )
+}
+
+/// The line for a broken extent chain of inode `ino`: the count errors
+/// name its `extent_count`.
+fn chain_problem(ino: u32, inode: &Inode, e: &ChainError) -> String {
+    match e {
+        ChainError::PastCount { .. } | ChainError::TooMany { .. } | ChainError::Short { .. } => {
+            format!("inode {ino}: {e} {}", inode.extent_count)
+        }
+        _ => format!("inode {ino}: {e}"),
+    }
 }
 
 fn name_str(name: &[u8]) -> String {
@@ -524,7 +534,7 @@ fn decode_lenient(
         }
         Err(e) => return Err(e),
     };
-    // Offsets from the inode table in format.rs: mode at 0, size at 16,
+    // Offsets from the inode table in format/inode.rs: mode at 0, size at 16,
     // parent at 72, the checksum at 252. A checksum that did not match
     // before would have been reported first.
     let mut copy = *raw;
@@ -676,38 +686,31 @@ impl Checker<'_> {
             rewrite |= !self.check_extent(ino, i, *e, &mut checker, &mut kept, false);
         }
 
-        // The chain: exactly chain_extent_count() extents in blocks of 1..=254.
-        let mut remaining = u64::from(inode.chain_extent_count());
-        let mut next = inode.extent_chain;
+        // The chain, walked as the kernel walks it: exactly
+        // chain_extent_count() extents in blocks of 1..=254, no loop.
+        let mut walk = ChainWalk::new(&self.geo, &inode);
         let mut index = inode.inline_extents().len();
         let mut block = zeroed_block();
+        // Every block seen, so that a loop is named at its first repeated
+        // block, before its extents are counted twice.
         let mut visited = HashSet::new();
         // A chain block that is someone else's: its extents and the rest of
         // the chain are not this inode's.
         let mut lost = false;
         let mut chain_ok = true;
-        while next != 0 {
+        loop {
+            let next = match walk.next_block() {
+                Ok(Some(next)) => next,
+                Ok(None) => break,
+                Err(e) => {
+                    self.problem(Level::Yes, chain_problem(ino, &inode, &e));
+                    chain_ok = false;
+                    break;
+                }
+            };
             if !visited.insert(next) {
-                self.problem(
-                    Level::Yes,
-                    format!("inode {ino}: extent chain loops back to block {next}"),
-                );
-                chain_ok = false;
-                break;
-            }
-            if remaining == 0 {
-                self.problem(
-                    Level::Yes,
-                    format!(
-                        "inode {ino}: extent chain continues at block {next} past extent_count {}",
-                        inode.extent_count
-                    ),
-                );
-                chain_ok = false;
-                break;
-            }
-            if let Err(e) = checker.check_chain_block(next) {
-                self.problem(Level::Yes, format!("inode {ino}: extent block {next}: {e}"));
+                let e = ChainError::Loop { block: next };
+                self.problem(Level::Yes, chain_problem(ino, &inode, &e));
                 chain_ok = false;
                 break;
             }
@@ -718,10 +721,10 @@ impl Checker<'_> {
                 lost = true;
             }
             self.disk.read_block(next, &mut block)?;
-            let chain = match ChainBlock::decode(&block) {
+            let chain = match walk.decode(&block) {
                 Ok(chain) => chain,
                 Err(e) => {
-                    self.problem(Level::Yes, format!("inode {ino}: extent block {next}: {e}"));
+                    self.problem(Level::Yes, chain_problem(ino, &inode, &e));
                     chain_ok = false;
                     break;
                 }
@@ -730,29 +733,6 @@ impl Checker<'_> {
                 rewrite |= !self.check_extent(ino, index, e, &mut checker, &mut kept, lost);
                 index += 1;
             }
-            if u64::from(chain.count) > remaining {
-                self.problem(
-                    Level::Yes,
-                    format!(
-                        "inode {ino}: extent chain holds more extents than extent_count {}",
-                        inode.extent_count
-                    ),
-                );
-                chain_ok = false;
-                break;
-            }
-            remaining -= u64::from(chain.count);
-            next = chain.next;
-        }
-        if chain_ok && remaining != 0 {
-            self.problem(
-                Level::Yes,
-                format!(
-                    "inode {ino}: extent chain ends {remaining} extents short of extent_count {}",
-                    inode.extent_count
-                ),
-            );
-            chain_ok = false;
         }
         rewrite |= !chain_ok || lost;
 
@@ -1503,25 +1483,29 @@ impl Fixer<'_> {
         extents: &[Extent],
         owned: &[u64],
     ) -> io::Result<bool> {
-        let need = usize::try_from(chain_blocks_needed(extents.len() as u64)).unwrap_or(0);
-        let mut chain: Vec<u64> = owned.iter().take(need).copied().collect();
-        while chain.len() < need {
+        // The blocks it owned past those it needs are left to the next
+        // pass, which finds them leaked and frees them.
+        let Ok(plan) = ChainPlan::new(owned.len(), extents.len()) else {
+            return Ok(false);
+        };
+        let mut chain = plan.kept(owned).to_vec();
+        for _ in 0..plan.grow() {
             match self.alloc() {
                 Some(b) => chain.push(b),
                 None => return Ok(false),
             }
         }
+        let Ok(layout) = ChainLayout::new(&self.geo, extents, &chain) else {
+            return Ok(false);
+        };
+        let head = layout.head();
         let mut block = zeroed_block();
-        for (i, chunk) in chain_chunks(extents).enumerate() {
-            let next = chain.get(i + 1).copied().unwrap_or(0);
-            if encode_chain_block(&mut block, next, chunk).is_err() {
+        for piece in layout {
+            if piece.encode(&mut block).is_err() {
                 return Ok(false);
             }
-            if let Some(&b) = chain.get(i) {
-                self.disk.write_block(b, &block)?;
-            }
+            self.disk.write_block(piece.block, &block)?;
         }
-        let head = chain.first().copied().unwrap_or(0);
         Ok(inode.set_extents(extents, head).is_ok())
     }
 

@@ -33,13 +33,15 @@
 //! block numbers refer to the seed image ([`build_seed`]).
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::fmt::Write as _;
 
 use delafs::shared::crc32c::crc32c;
 use delafs::shared::format::{
-    decode_dirent, inode_slot, ChainBlock, Extent, Geometry, Inode, Superblock, BLOCK_CSUM_OFFSET,
-    BLOCK_SIZE, CHAIN_EXTENTS, CHAIN_MAGIC, DIRENTS_PER_BLOCK, DIRENT_SIZE, DT_DIR, DT_LNK, DT_REG,
-    INLINE_EXTENTS, INODE_CSUM_OFFSET, INODE_SIZE, MAX_NAME_LEN, S_IFDIR, S_IFLNK, S_IFREG,
+    decode_dirent, inode_slot, walk_extents, Extent, Geometry, Inode, Superblock, Visit,
+    BLOCK_CSUM_OFFSET, BLOCK_SIZE, CHAIN_EXTENTS, CHAIN_MAGIC, DIRENTS_PER_BLOCK, DIRENT_SIZE,
+    DT_DIR, DT_LNK, DT_REG, INLINE_EXTENTS, INODE_CSUM_OFFSET, INODE_SIZE, MAX_NAME_LEN, S_IFDIR,
+    S_IFLNK, S_IFREG,
 };
 
 use super::builder::{ImageBuilder, ROOT};
@@ -226,19 +228,24 @@ impl Layout {
             match Inode::decode(raw).map_err(|e| format!("seed inode {ino}: {e}"))? {
                 None => free_inodes.push(ino),
                 Some(inode) => {
-                    let mut extents = inode.inline_extents().to_vec();
+                    let mut extents = Vec::new();
                     let mut chain = Vec::new();
-                    let mut next = inode.extent_chain;
-                    while next != 0 && chain.len() < 1000 {
-                        if next >= disk_blocks(disk) {
-                            return Err(format!("seed inode {ino}: chain outside"));
-                        }
-                        chain.push(next);
-                        let c = ChainBlock::decode(disk.block(next))
-                            .map_err(|e| format!("seed chain {next}: {e}"))?;
-                        extents.extend(c.extents());
-                        next = c.next;
-                    }
+                    walk_extents(
+                        &geo,
+                        &inode,
+                        |block, f| {
+                            f(disk.block(block));
+                            Ok::<_, Infallible>(())
+                        },
+                        |visit| {
+                            match visit {
+                                Visit::Chain(block) => chain.push(block),
+                                Visit::Extent(e) => extents.push(*e),
+                            }
+                            Ok(())
+                        },
+                    )
+                    .map_err(|e| format!("seed inode {ino}: extents: {e:?}"))?;
                     files.insert(
                         ino,
                         FileInfo {
