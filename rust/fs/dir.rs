@@ -97,8 +97,16 @@ fn for_each_entry(
             0
         };
         for slot in start..per_block {
-            let entry = match disk::dirent_get(buf.data(), slot as usize) {
-                Ok(Some(entry)) => entry,
+            // `f` may copy to user space (readdir) and fault: it runs with
+            // the buffer unlocked, on a copy of the entry.
+            let mut name = [0u8; disk::MAX_NAME_LEN];
+            let bytes = buf.lock();
+            let entry = match disk::dirent_get(bytes.data(), slot as usize) {
+                Ok(Some(entry)) => {
+                    let name = name.get_mut(..entry.name.len()).ok_or(EINVAL)?;
+                    name.copy_from_slice(entry.name);
+                    (entry.ino, entry.file_type, name.len())
+                }
                 Ok(None) => continue,
                 Err(why) => {
                     fs_err!(
@@ -109,6 +117,12 @@ fn for_each_entry(
                     );
                     return Err(errno(bindings::EUCLEAN));
                 }
+            };
+            drop(bytes);
+            let entry = DirEntry {
+                ino: entry.0,
+                file_type: entry.1,
+                name: &name[..entry.2],
             };
             if f(index * per_block + slot, &entry)?.is_break() {
                 return Ok(ControlFlow::Break(()));
@@ -152,11 +166,12 @@ fn find(dir: &DInode, name: &[u8]) -> Result<Option<(u64, u64)>> {
 fn add_entry(dir: &DInode, name: &[u8], ino: u64, dtype: u8) -> Result {
     let per_block = disk::DIRENTS_PER_BLOCK as u64;
     for index in 0..dir_blocks(dir) {
-        let mut buf = dir_block(dir, index)?;
+        let buf = dir_block(dir, index)?;
         for slot in 0..per_block as usize {
-            if disk::dirent_is_free(buf.data(), slot) {
-                disk::dirent_set(buf.data_mut(), slot, ino as u32, dtype, name)?;
-                buf.mark_dirty();
+            let mut bytes = buf.lock();
+            if disk::dirent_is_free(bytes.data(), slot) {
+                disk::dirent_set(bytes.data_mut(), slot, ino as u32, dtype, name)?;
+                bytes.mark_dirty();
                 return Ok(());
             }
         }
@@ -172,9 +187,11 @@ fn add_entry(dir: &DInode, name: &[u8], ino: u64, dtype: u8) -> Result {
         return Err(super::map_errno(e));
     }
     drop(state);
-    let mut buf = sb.zeroed_block(block)?;
-    disk::dirent_set(buf.data_mut(), 0, ino as u32, dtype, name)?;
-    buf.mark_dirty();
+    let buf = sb.zeroed_block(block)?;
+    let mut bytes = buf.lock();
+    disk::dirent_set(bytes.data_mut(), 0, ino as u32, dtype, name)?;
+    bytes.mark_dirty();
+    drop(bytes);
     dir.set_size(((index + 1) * disk::BLOCK_SIZE as u64) as i64);
     dir.mark_dirty();
     Ok(())
@@ -183,13 +200,14 @@ fn add_entry(dir: &DInode, name: &[u8], ino: u64, dtype: u8) -> Result {
 /// Rewrites the entry in `slot` to point at `ino`, or clears it.
 fn set_slot(dir: &DInode, slot: u64, entry: Option<(&[u8], u64, u8)>) -> Result {
     let per_block = disk::DIRENTS_PER_BLOCK as u64;
-    let mut buf = dir_block(dir, slot / per_block)?;
+    let buf = dir_block(dir, slot / per_block)?;
+    let mut bytes = buf.lock();
     let i = (slot % per_block) as usize;
     match entry {
-        Some((name, ino, dtype)) => disk::dirent_set(buf.data_mut(), i, ino as u32, dtype, name)?,
-        None => disk::dirent_clear(buf.data_mut(), i),
+        Some((name, ino, dtype)) => disk::dirent_set(bytes.data_mut(), i, ino as u32, dtype, name)?,
+        None => disk::dirent_clear(bytes.data_mut(), i),
     }
-    buf.mark_dirty();
+    bytes.mark_dirty();
     Ok(())
 }
 

@@ -18,7 +18,7 @@ use crate::shared::format::{
 };
 use crate::shared::space::FreeSpace;
 use crate::vfs::buffer::Buffer;
-use crate::vfs::{errno, Time};
+use crate::vfs::{errno, New, SbState, Time};
 
 pub(crate) use crate::shared::format::{
     DirEntry, Geometry, BLOCK_SIZE, DIRENTS_PER_BLOCK, INODES_PER_BLOCK, MAX_NAME_LEN,
@@ -92,7 +92,7 @@ pub(crate) fn load_free_space<M: crate::shared::extent_map::OrderedMap<u64>>(
     for (i, buf) in bitmap.iter().enumerate() {
         let first = i as u64 * per_block;
         let nbits = (geo.total_blocks - first).min(per_block);
-        free.add_bitmap(buf.data(), first, nbits)
+        free.add_bitmap(buf.lock().data(), first, nbits)
             .map_err(|_| "free-space bitmap does not load")?;
     }
     Ok(())
@@ -102,14 +102,14 @@ pub(crate) fn block_used(geo: &Geometry, bitmap: &[Buffer], block: u64) -> bool 
     let (bitmap_block, bit) = geo.bitmap_location(block);
     bitmap
         .get((bitmap_block - geo.bitmap_start) as usize)
-        .is_some_and(|buf| bitmap_test(buf.data(), bit))
+        .is_some_and(|buf| bitmap_test(buf.lock().data(), bit))
 }
 
 /// Walks an inode's extents, inline then chained, checking them: sorted,
 /// inside the data area, as many as the inode says. Chain block numbers go
 /// to `on_chain`, extents to `on_extent`.
-fn walk_extents(
-    sb: &DSuperBlock,
+fn walk_extents<S: SbState>(
+    sb: &DSuperBlock<S>,
     geo: &Geometry,
     inode: &Inode,
     mut on_chain: impl FnMut(u64) -> Result,
@@ -125,6 +125,7 @@ fn walk_extents(
         checker.check_chain_block(next)?;
         on_chain(next)?;
         let buf = sb.read_block(next)?;
+        let buf = buf.lock();
         let chain = ChainBlock::decode(buf.data())?;
         for e in chain.extents() {
             checker.check(&e)?;
@@ -166,7 +167,7 @@ impl From<Error> for WalkError {
 /// so two files sharing a block, an extent over an extent chain block or a
 /// chain looping back on itself are all found here).
 pub(crate) fn check_inode(
-    sb: &DSuperBlock,
+    sb: &DSuperBlock<New>,
     geo: &Geometry,
     bitmap: &[Buffer],
     claimed: &mut ClaimMap<'_>,
@@ -255,6 +256,7 @@ pub(crate) fn read_inode(
 ) -> Result<DiskInode> {
     let (block, slot) = geo.inode_location(ino).ok_or_else(corrupt)?;
     let buf = sb.read_block(block)?;
+    let buf = buf.lock();
     let raw = inode_slot(buf.data(), slot).ok_or_else(corrupt)?;
     let inode = match Inode::decode(raw) {
         Ok(Some(inode)) => inode,
@@ -360,8 +362,11 @@ pub(crate) fn write_inode(
     for (i, chunk) in chain_chunks(&stored).enumerate() {
         let next = chain.get(i + 1).copied().unwrap_or(0);
         let mut buf = sb.zeroed_block(chain[i])?;
-        encode_chain_block(buf.data_mut(), next, chunk).map_err(|_| corrupt())?;
-        buf.mark_dirty();
+        {
+            let mut bytes = buf.lock();
+            encode_chain_block(bytes.data_mut(), next, chunk).map_err(|_| corrupt())?;
+            bytes.mark_dirty();
+        }
         if sync {
             buf.sync()?;
         }
@@ -387,8 +392,11 @@ pub(crate) fn write_inode(
     }
     let (block, slot) = geo.inode_location(ino).ok_or_else(corrupt)?;
     let mut buf = sb.read_block(block)?;
-    *inode_slot_mut(buf.data_mut(), slot).ok_or_else(corrupt)? = raw;
-    buf.mark_dirty();
+    {
+        let mut bytes = buf.lock();
+        *inode_slot_mut(bytes.data_mut(), slot).ok_or_else(corrupt)? = raw;
+        bytes.mark_dirty();
+    }
     if sync {
         buf.sync()?;
     }
@@ -398,11 +406,12 @@ pub(crate) fn write_inode(
 /// Frees inode `ino`'s slot in the inode table.
 pub(crate) fn clear_inode(sb: &DSuperBlock, geo: &Geometry, ino: u64) -> Result {
     let (block, slot) = geo.inode_location(ino).ok_or_else(corrupt)?;
-    let mut buf = sb.read_block(block)?;
-    inode_slot_mut(buf.data_mut(), slot)
+    let buf = sb.read_block(block)?;
+    let mut bytes = buf.lock();
+    inode_slot_mut(bytes.data_mut(), slot)
         .ok_or_else(corrupt)?
         .fill(0);
-    buf.mark_dirty();
+    bytes.mark_dirty();
     Ok(())
 }
 

@@ -86,7 +86,7 @@ impl FileSystem for Delafs {
         Ok(())
     }
 
-    fn fill_super(sb: &SuperBlock<Self>, opts: &Options) -> Result<Pin<KBox<Fs>>> {
+    fn fill_super(sb: &SuperBlock<Self, vfs::New>, opts: &Options) -> Result<Pin<KBox<Fs>>> {
         mount::fill_super(sb, opts)
     }
 
@@ -230,7 +230,7 @@ pub(crate) fn map_errno(e: crate::shared::extent_map::MapError) -> kernel::error
 
 /// Shorthands for the filesystem's own types.
 pub(crate) type DInode = Inode<Delafs>;
-pub(crate) type DSuperBlock = SuperBlock<Delafs>;
+pub(crate) type DSuperBlock<S = vfs::DataInited> = SuperBlock<Delafs, S>;
 
 /// An inode's extent map, locked, with allocations in the section kept from
 /// recursing into filesystems.

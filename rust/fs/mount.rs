@@ -15,7 +15,7 @@ use super::DSuperBlock;
 use crate::shared::claim::{self, ClaimMap};
 use crate::shared::space::{FreeSpace, SpaceError};
 use crate::vfs::buffer::Buffer;
-use crate::vfs::{self, errno, StatFs};
+use crate::vfs::{self, errno, New, StatFs};
 
 /// Blocks kept back for extent chain blocks, which inode writeback allocates
 /// and cannot report `ENOSPC` for.
@@ -47,20 +47,22 @@ impl Space {
     /// Sets or clears the bitmap bits of `[start, start + len)`.
     fn mark(&mut self, start: u64, len: u64, used: bool) {
         let bits_per_block = (disk::BLOCK_SIZE * 8) as u64;
-        for block in start..start + len {
-            let buf = &mut self.bitmap[(block / bits_per_block) as usize];
-            let bit = (block % bits_per_block) as usize;
-            let byte = &mut buf.data_mut()[bit / 8];
-            if used {
-                *byte |= 1 << (bit % 8);
-            } else {
-                *byte &= !(1 << (bit % 8));
-            }
-        }
         let first = start / bits_per_block;
         let last = (start + len - 1) / bits_per_block;
         for i in first..=last {
-            self.bitmap[i as usize].mark_dirty();
+            let mut buf = self.bitmap[i as usize].lock();
+            let base = i * bits_per_block;
+            let bytes = buf.data_mut();
+            for block in start.max(base)..(start + len).min(base + bits_per_block) {
+                let bit = (block - base) as usize;
+                let byte = &mut bytes[bit / 8];
+                if used {
+                    *byte |= 1 << (bit % 8);
+                } else {
+                    *byte &= !(1 << (bit % 8));
+                }
+            }
+            buf.mark_dirty();
         }
     }
 
@@ -186,7 +188,7 @@ impl Fs {
 }
 
 /// Logs why a mount failed, in one line, and returns `err`.
-fn refuse(sb: &DSuperBlock, why: &dyn core::fmt::Display, err: Error) -> Error {
+fn refuse(sb: &DSuperBlock<New>, why: &dyn core::fmt::Display, err: Error) -> Error {
     pr_err!("{}: cannot mount: {}\n", sb.id(), why);
     err
 }
@@ -242,11 +244,11 @@ impl Options {
     }
 }
 
-pub(super) fn fill_super(sb: &DSuperBlock, opts: &Options) -> Result<Pin<KBox<Fs>>> {
+pub(super) fn fill_super(sb: &DSuperBlock<New>, opts: &Options) -> Result<Pin<KBox<Fs>>> {
     let _nofs = vfs::NoFs::new();
     let device_blocks = sb.device_blocks();
     let block0 = sb.read_block(0)?;
-    let geo = disk::decode_superblock(block0.data(), device_blocks)
+    let geo = disk::decode_superblock(block0.lock().data(), device_blocks)
         .map_err(|e| refuse(sb, &e.describe(), disk::mount_errno(&e)))?;
     drop(block0);
 
@@ -292,6 +294,10 @@ pub(super) fn fill_super(sb: &DSuperBlock, opts: &Options) -> Result<Pin<KBox<Fs
     let mut nfree = 0u64;
     for block in 0..geo.inode_table_blocks {
         let buf = sb.read_block(geo.inode_table_start + block)?;
+        // Held while the inodes' chain blocks and the bitmap are read: those
+        // are other blocks (chain blocks are checked to lie in the data
+        // area first), so this task never locks one block twice.
+        let buf = buf.lock();
         for slot in 0..disk::INODES_PER_BLOCK as u64 {
             let ino = block * disk::INODES_PER_BLOCK as u64 + slot;
             if ino == 0 {

@@ -25,7 +25,7 @@ use kernel::types::ARef;
 
 pub(crate) use inode::{Inode, InodeKind, NewInode, Time};
 pub(crate) use iomap::{IoKind, Mapping, MappingKind};
-pub(crate) use sb::{SeqFile, StatFs, SuperBlock};
+pub(crate) use sb::{DataInited, New, SbState, SeqFile, StatFs, SuperBlock};
 
 /// Converts a kernel pointer that may hold an `ERR_PTR()` into a `Result`.
 pub(crate) fn from_err_ptr<T>(ptr: *mut T) -> Result<*mut T> {
@@ -123,8 +123,12 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// The filesystem's options for `/proc/mounts`, each as `,key=value`.
     fn show_options(sb: &SuperBlock<Self>, out: &mut SeqFile) -> Result;
 
-    /// Reads and checks the on-disk superblock; the block size is set.
-    fn fill_super(sb: &SuperBlock<Self>, opts: &Self::Options) -> Result<Pin<KBox<Self::Data>>>;
+    /// Reads and checks the on-disk superblock; the block size is set. The
+    /// superblock has no data yet, so [`SuperBlock::data`] is not there.
+    fn fill_super(
+        sb: &SuperBlock<Self, New>,
+        opts: &Self::Options,
+    ) -> Result<Pin<KBox<Self::Data>>>;
     /// Loads the root directory, once `s_fs_info` is set.
     fn root_inode(sb: &SuperBlock<Self>) -> Result<ARef<Inode<Self>>>;
     fn statfs(sb: &SuperBlock<Self>) -> Result<StatFs>;

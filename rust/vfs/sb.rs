@@ -46,33 +46,50 @@ impl SeqFile {
     }
 }
 
-/// A superblock of filesystem `T`.
+/// The states a superblock goes through: [`New`] while `fill_super` reads
+/// the disk (no `s_fs_info` yet), [`DataInited`] once it is set.
+pub(crate) trait SbState: private::Sealed {}
+
+/// `fill_super` has not returned the filesystem's data yet.
+pub(crate) struct New;
+/// `s_fs_info` holds the filesystem's data.
+pub(crate) struct DataInited;
+
+impl SbState for New {}
+impl SbState for DataInited {}
+
+mod private {
+    pub(crate) trait Sealed {}
+    impl Sealed for super::New {}
+    impl Sealed for super::DataInited {}
+}
+
+/// A superblock of filesystem `T` in state `S`.
 ///
 /// # Invariants
 ///
-/// The superblock is live, belongs to `T`, and once `fill_super` succeeded
-/// its `s_fs_info` is a `KBox<T::Data>` that lives until `kill_sb`.
+/// The superblock is live and belongs to `T`. If `S` is [`DataInited`], its
+/// `s_fs_info` is a `KBox<T::Data>` (made by `fill_super_callback`) that
+/// lives until `kill_sb`.
 #[repr(transparent)]
-pub(crate) struct SuperBlock<T: FileSystem>(Opaque<bindings::super_block>, PhantomData<T>);
+pub(crate) struct SuperBlock<T: FileSystem, S: SbState = DataInited>(
+    Opaque<bindings::super_block>,
+    PhantomData<(T, S)>,
+);
 
-impl<T: FileSystem> SuperBlock<T> {
+impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
     /// # Safety
     ///
-    /// `ptr` is a live superblock of `T` for `'a`.
+    /// `ptr` is a live superblock of `T` for `'a`; if `S` is [`DataInited`],
+    /// its `s_fs_info` was set by `fill_super_callback`.
     pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::super_block) -> &'a Self {
-        // SAFETY: `repr(transparent)`; validity from the caller.
+        // SAFETY: `Self` is `repr(transparent)` over `super_block`; the
+        // caller guarantees the pointee is live for `'a`.
         unsafe { &*ptr.cast() }
     }
 
     pub(crate) fn as_raw(&self) -> *mut bindings::super_block {
         self.0.get()
-    }
-
-    /// The filesystem's data; only valid after `fill_super`.
-    pub(crate) fn data(&self) -> &T::Data {
-        // SAFETY: by the type invariant `s_fs_info` is a live `T::Data`
-        // whenever the filesystem's operations run.
-        unsafe { &*(*self.as_raw()).s_fs_info.cast::<T::Data>() }
     }
 
     /// Size of the block device in filesystem blocks.
@@ -89,18 +106,22 @@ impl<T: FileSystem> SuperBlock<T> {
 
     /// Reads one block through the buffer cache.
     pub(crate) fn read_block(&self, block: u64) -> Result<Buffer> {
-        // SAFETY: live superblock with block size `BLOCK_SIZE`; the result is
-        // null on I/O error or a referenced up-to-date buffer.
+        // SAFETY: the superblock is live (type invariant) and its block size
+        // is `BLOCK_SIZE` (set before any `SuperBlock` is made); `sb_bread`
+        // returns null on I/O error or a referenced up-to-date buffer.
         unsafe { Buffer::from_raw(bindings::sb_bread(self.as_raw(), block)) }
     }
 
-    /// A block the caller will overwrite entirely: no read.
+    /// A block the caller will overwrite entirely: no read; zeroed.
     pub(crate) fn zeroed_block(&self, block: u64) -> Result<Buffer> {
-        // SAFETY: as in `read_block`; `sb_getblk` returns a referenced buffer
-        // that may not be up to date yet.
-        let mut buf = unsafe { Buffer::from_raw(bindings::sb_getblk(self.as_raw(), block)) }?;
-        buf.data_mut().fill(0);
-        buf.set_uptodate();
+        // SAFETY: as in `read_block`; `sb_getblk` returns null or a
+        // referenced buffer that may not be up to date yet.
+        let buf = unsafe { Buffer::from_raw(bindings::sb_getblk(self.as_raw(), block)) }?;
+        {
+            let mut bytes = buf.lock();
+            bytes.data_mut().fill(0);
+            bytes.set_uptodate();
+        }
         Ok(buf)
     }
 
@@ -114,6 +135,16 @@ impl<T: FileSystem> SuperBlock<T> {
     pub(crate) fn flush_device(&self) -> Result {
         // SAFETY: as above.
         to_result(unsafe { bindings::blkdev_issue_flush((*self.as_raw()).s_bdev) })
+    }
+}
+
+impl<T: FileSystem> SuperBlock<T, DataInited> {
+    /// The filesystem's data, as `fill_super` returned it.
+    pub(crate) fn data(&self) -> &T::Data {
+        // SAFETY: by the type invariant (state `DataInited`) `s_fs_info`
+        // points to a `T::Data` that lives until `kill_sb`, which cannot run
+        // while `self` is borrowed; only shared references are made to it.
+        unsafe { &*(*self.as_raw()).s_fs_info.cast::<T::Data>() }
     }
 
     /// The cached inode `ino`, or a new `I_NEW` one the caller must fill in.
@@ -282,14 +313,20 @@ unsafe extern "C" fn fill_super<T: FileSystem>(
                 return Err(EINVAL);
             }
         }
-        // SAFETY: the superblock is live for the duration of the call.
-        let sb = unsafe { SuperBlock::<T>::from_raw(sb_ptr) };
+        // SAFETY: the superblock is live for the duration of the call; state
+        // `New` claims nothing about `s_fs_info`.
+        let new_sb = unsafe { SuperBlock::<T, New>::from_raw(sb_ptr) };
         // SAFETY: `get_tree_bdev` passes the context `init_fs_context` set up.
-        let data = T::fill_super(sb, unsafe { options::<T>(fc) })?;
-        // SAFETY: as above; the data is never moved out of its box, which
-        // `kill_sb` rebuilds. INVARIANT: `s_fs_info` now holds `T::Data`;
-        // `kill_sb` frees it even if the rest fails.
-        unsafe { (*sb_ptr).s_fs_info = KBox::into_raw(Pin::into_inner_unchecked(data)).cast() };
+        let data = T::fill_super(new_sb, unsafe { options::<T>(fc) })?;
+        // SAFETY: the data is never moved out of its box (`kill_sb` rebuilds
+        // the box from the pointer), so unpinning it here is sound.
+        let data = KBox::into_raw(unsafe { Pin::into_inner_unchecked(data) });
+        // SAFETY: nobody else uses the new superblock yet (`s_umount` held,
+        // not yet published). INVARIANT: `s_fs_info` now holds a
+        // `KBox<T::Data>`; `kill_sb` frees it even if the rest fails.
+        unsafe { (*sb_ptr).s_fs_info = data.cast() };
+        // SAFETY: live superblock whose `s_fs_info` was set just above.
+        let sb = unsafe { SuperBlock::<T>::from_raw(sb_ptr) };
         let root = T::root_inode(sb)?;
         // SAFETY: `d_make_root` consumes the inode reference, even on error.
         let dentry = unsafe { bindings::d_make_root(ARef::into_raw(root).cast().as_ptr()) };
