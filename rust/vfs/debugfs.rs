@@ -149,7 +149,12 @@ impl Drop for Dir {
 }
 
 /// The spec a file was created with.
-fn file_spec(file: *mut bindings::file) -> &'static FileSpec {
+///
+/// # Safety
+///
+/// `file` is an open file created by [`Dir::file`] and opened through
+/// `TEXT_FOPS` (`simple_open`).
+unsafe fn file_spec(file: *mut bindings::file) -> &'static FileSpec {
     // SAFETY: `simple_open` copied the inode's `i_private` into
     // `private_data`, and `Dir::file` stored a `&'static FileSpec` there.
     unsafe { &*(*file).private_data.cast::<FileSpec>() }
@@ -168,7 +173,9 @@ unsafe extern "C" fn text_write(
     _ppos: *mut bindings::loff_t,
 ) -> isize {
     from_result(|| {
-        let store = file_spec(file).store.ok_or(EINVAL)?;
+        // SAFETY: the VFS passes an open file of ours (function safety
+        // requirements).
+        let store = unsafe { file_spec(file) }.store.ok_or(EINVAL)?;
         if count > MAX_WRITE {
             return Err(EINVAL);
         }
@@ -194,7 +201,9 @@ unsafe extern "C" fn text_read(
     ppos: *mut bindings::loff_t,
 ) -> isize {
     from_result(|| {
-        let spec = file_spec(file);
+        // SAFETY: the VFS passes an open file of ours (function safety
+        // requirements).
+        let spec = unsafe { file_spec(file) };
         let mut text = Text::new();
         (spec.show)(&mut text).map_err(|_| ENOSPC)?;
         let bytes = text.as_bytes();

@@ -275,7 +275,8 @@ impl<T: FileSystem> Inode<T> {
         unsafe { bindings::mark_inode_dirty(self.as_raw()) };
     }
 
-    pub(crate) fn mapping(&self) -> *mut bindings::address_space {
+    /// The inode's page cache, for the calls of this layer.
+    pub(super) fn mapping(&self) -> *mut bindings::address_space {
         // SAFETY: `i_mapping` is set at allocation and never changes for
         // our inodes.
         unsafe { (*self.as_raw()).i_mapping }
@@ -285,21 +286,21 @@ impl<T: FileSystem> Inode<T> {
     pub(crate) fn lock_invalidate(&self) -> InvalidateGuard<'_, T> {
         // SAFETY: live inode with a valid mapping.
         unsafe { bindings::filemap_invalidate_lock(self.mapping()) };
-        InvalidateGuard(self)
+        InvalidateGuard(self, PhantomData)
     }
 
     /// Takes the inode lock (`i_rwsem`) exclusively.
     pub(crate) fn lock(&self) -> InodeGuard<'_, T> {
         // SAFETY: live inode.
         unsafe { bindings::inode_lock(self.as_raw()) };
-        InodeGuard(self)
+        InodeGuard(self, PhantomData)
     }
 
     /// Takes the inode lock shared.
     pub(crate) fn lock_shared(&self) -> InodeSharedGuard<'_, T> {
         // SAFETY: live inode.
         unsafe { bindings::inode_lock_shared(self.as_raw()) };
-        InodeSharedGuard(self)
+        InodeSharedGuard(self, PhantomData)
     }
 
     /// Waits for in-flight direct I/O.
@@ -328,7 +329,10 @@ impl<T: FileSystem> Inode<T> {
 }
 
 /// The mapping's invalidate lock, held exclusively.
-pub(crate) struct InvalidateGuard<'a, T: FileSystem>(&'a Inode<T>);
+///
+/// `!Send`: an rwsem is released by the task that took it.
+#[must_use = "the lock is released when the guard is dropped"]
+pub(crate) struct InvalidateGuard<'a, T: FileSystem>(&'a Inode<T>, PhantomData<*mut ()>);
 
 impl<T: FileSystem> Drop for InvalidateGuard<'_, T> {
     fn drop(&mut self) {
@@ -338,7 +342,10 @@ impl<T: FileSystem> Drop for InvalidateGuard<'_, T> {
 }
 
 /// The inode lock, held exclusively.
-pub(crate) struct InodeGuard<'a, T: FileSystem>(&'a Inode<T>);
+///
+/// `!Send`: an rwsem is released by the task that took it.
+#[must_use = "the lock is released when the guard is dropped"]
+pub(crate) struct InodeGuard<'a, T: FileSystem>(&'a Inode<T>, PhantomData<*mut ()>);
 
 impl<T: FileSystem> Drop for InodeGuard<'_, T> {
     fn drop(&mut self) {
@@ -348,7 +355,10 @@ impl<T: FileSystem> Drop for InodeGuard<'_, T> {
 }
 
 /// The inode lock, held shared.
-pub(crate) struct InodeSharedGuard<'a, T: FileSystem>(&'a Inode<T>);
+///
+/// `!Send`: an rwsem is released by the task that took it.
+#[must_use = "the lock is released when the guard is dropped"]
+pub(crate) struct InodeSharedGuard<'a, T: FileSystem>(&'a Inode<T>, PhantomData<*mut ()>);
 
 impl<T: FileSystem> Drop for InodeSharedGuard<'_, T> {
     fn drop(&mut self) {
@@ -396,9 +406,11 @@ impl<T: FileSystem> NewInode<T> {
     /// Sets owner and mode like a new file in `dir` created through `owner`'s
     /// mount (setgid directories pass their group on).
     pub(crate) fn init_owned(&self, owner: &super::Owner, dir: &Inode<T>, mode: u16) {
-        // SAFETY: the inode is new; `dir` is live; `owner.idmap` is the
-        // idmap the VFS passed to the creating operation.
-        unsafe { bindings::inode_init_owner(owner.idmap, self.inode.as_raw(), dir.as_raw(), mode) };
+        // SAFETY: nobody else can see a `NewInode` yet; `dir` is a live inode
+        // and `owner` a live idmap (type invariants).
+        unsafe {
+            bindings::inode_init_owner(owner.as_raw(), self.inode.as_raw(), dir.as_raw(), mode)
+        };
         super::ops::set_inode_ops::<T>(&self.inode);
     }
 

@@ -59,7 +59,13 @@ pub(crate) struct Mapping {
 }
 
 impl Mapping {
-    fn fill(&self, iomap: *mut bindings::iomap, bdev: *mut bindings::block_device) {
+    /// Writes the mapping into a `struct iomap`.
+    ///
+    /// # Safety
+    ///
+    /// `iomap` is valid for writes and not accessed by anyone else during
+    /// the call; `bdev` is the block device of the inode's superblock.
+    unsafe fn fill(&self, iomap: *mut bindings::iomap, bdev: *mut bindings::block_device) {
         let (type_, addr) = match self.kind {
             MappingKind::Hole => (bindings::IOMAP_HOLE, u64::MAX),
             MappingKind::Delalloc => (bindings::IOMAP_DELALLOC, u64::MAX),
@@ -68,7 +74,8 @@ impl Mapping {
                 (bindings::IOMAP_UNWRITTEN, block * BLOCK_SIZE as u64)
             }
         };
-        // SAFETY: iomap passes a valid, zeroed `struct iomap`.
+        // SAFETY: `iomap` is valid for writes and ours for the call (function
+        // safety requirements).
         unsafe {
             (*iomap).addr = addr;
             (*iomap).offset = self.offset;
@@ -83,8 +90,14 @@ impl Mapping {
         }
     }
 
-    fn from_iomap(iomap: *const bindings::iomap) -> Self {
-        // SAFETY: iomap passes back the `struct iomap` we filled.
+    /// Reads back a mapping [`Self::fill`] wrote.
+    ///
+    /// # Safety
+    ///
+    /// `iomap` is valid for reads and not written during the call.
+    unsafe fn from_iomap(iomap: *const bindings::iomap) -> Self {
+        // SAFETY: valid for reads and not written meanwhile (function safety
+        // requirements), so a shared reference for the call is sound.
         let m = unsafe { &*iomap };
         let kind = match u32::from(m.type_) {
             bindings::IOMAP_DELALLOC => MappingKind::Delalloc,
@@ -127,7 +140,10 @@ unsafe extern "C" fn iomap_begin<T: FileSystem, const K: u8>(
         // SAFETY: iomap holds a reference to the inode during the call.
         let inode = unsafe { Inode::<T>::from_raw(inode) };
         let mapping = T::iomap_begin(inode, pos, length, flags, IoKind::from_u8(K))?;
-        mapping.fill(iomap, bdev_of(inode));
+        // SAFETY: iomap passes its iterator's `struct iomap`, which nobody
+        // else touches until `iomap_begin` returns; `bdev_of` is the
+        // inode's device.
+        unsafe { mapping.fill(iomap, bdev_of(inode)) };
         Ok(0)
     })
 }
@@ -148,7 +164,9 @@ unsafe extern "C" fn iomap_end<T: FileSystem, const K: u8>(
     from_result(|| {
         // SAFETY: as in `iomap_begin`.
         let inode = unsafe { Inode::<T>::from_raw(inode) };
-        let mapping = Mapping::from_iomap(iomap);
+        // SAFETY: iomap passes back the `struct iomap` `iomap_begin` filled,
+        // read-only for the call.
+        let mapping = unsafe { Mapping::from_iomap(iomap) };
         T::iomap_end(
             inode,
             pos,
@@ -213,11 +231,14 @@ unsafe extern "C" fn map_blocks<T: FileSystem>(
         // SAFETY: writeback holds the inode alive.
         let inode = unsafe { Inode::<T>::from_raw(inode) };
         let mapping = T::map_blocks(inode, offset, len)?;
-        // SAFETY: `wpc` is valid; its `iomap` is ours to fill.
+        // SAFETY: `iomap_writepages` passes its valid context, whose `iomap`
+        // is ours to fill until `map_blocks` returns.
         let iomap = unsafe { core::ptr::addr_of_mut!((*wpc).iomap) };
-        // SAFETY: as above.
+        // SAFETY: `iomap` is valid for writes (above); all-zeroes is a valid
+        // `struct iomap` (null pointers, no flags).
         unsafe { iomap.write(core::mem::zeroed()) };
-        mapping.fill(iomap, bdev_of(inode));
+        // SAFETY: as above; `bdev_of` is the inode's device.
+        unsafe { mapping.fill(iomap, bdev_of(inode)) };
         Ok(0)
     })
 }

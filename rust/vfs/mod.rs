@@ -47,19 +47,37 @@ pub(crate) fn errno(e: u32) -> Error {
 /// A section in which memory allocations do not recurse into filesystems
 /// (`memalloc_nofs_save()`): filesystem locks may be held, and reclaim may
 /// need them.
-pub(crate) struct NoFs(u32);
+///
+/// # Invariants
+///
+/// `flags` came from `memalloc_nofs_save()` on the current task, which is
+/// the task that drops it (`!Send`).
+#[must_use = "the no-fs section ends when this is dropped"]
+pub(crate) struct NoFs {
+    flags: u32,
+    /// The state is the current task's (`current->flags`).
+    _not_send: core::marker::PhantomData<*mut ()>,
+}
 
 impl NoFs {
     pub(crate) fn new() -> Self {
-        // SAFETY: always safe; restored on drop, in LIFO order.
-        Self(unsafe { bindings::memalloc_nofs_save() })
+        // SAFETY: `memalloc_nofs_save()` only sets a flag of the current
+        // task; it may be called in any context.
+        let flags = unsafe { bindings::memalloc_nofs_save() };
+        // INVARIANT: saved on this task; `Self` cannot leave it.
+        Self {
+            flags,
+            _not_send: core::marker::PhantomData,
+        }
     }
 }
 
 impl Drop for NoFs {
     fn drop(&mut self) {
-        // SAFETY: `self.0` came from the matching save.
-        unsafe { bindings::memalloc_nofs_restore(self.0) };
+        // SAFETY: by the type invariant `flags` came from the matching save
+        // on this task. Sections nest (guards drop in reverse order of
+        // creation), which is the LIFO order `memalloc_nofs_restore()` needs.
+        unsafe { bindings::memalloc_nofs_restore(self.flags) };
     }
 }
 
@@ -76,10 +94,30 @@ pub(crate) fn cond_resched() {
     unsafe { bindings::cond_resched() };
 }
 
-/// Who a new inode belongs to: the creating task (through the mount's idmap)
-/// and the parent directory (for setgid directories).
-pub(crate) struct Owner {
-    pub(crate) idmap: *mut bindings::mnt_idmap,
+/// Who a new inode belongs to: the creating task, through the idmap of the
+/// mount it creates through (`struct mnt_idmap`), as the VFS passed it to the
+/// creating operation.
+///
+/// # Invariants
+///
+/// Wraps a live `mnt_idmap` (the mount, or `nop_mnt_idmap`, pins it).
+#[repr(transparent)]
+pub(crate) struct Owner(kernel::types::Opaque<bindings::mnt_idmap>);
+
+impl Owner {
+    /// # Safety
+    ///
+    /// `idmap` is the idmap the VFS passed to the running operation; it
+    /// stays alive for `'a`.
+    pub(super) unsafe fn from_raw<'a>(idmap: *mut bindings::mnt_idmap) -> &'a Self {
+        // SAFETY: `Self` is `repr(transparent)` over `mnt_idmap`; the caller
+        // guarantees the pointee is alive for `'a`.
+        unsafe { &*idmap.cast() }
+    }
+
+    pub(super) fn as_raw(&self) -> *mut bindings::mnt_idmap {
+        self.0.get()
+    }
 }
 
 /// What `readdir` hands each entry to; returns `false` when the user buffer

@@ -122,7 +122,8 @@ unsafe extern "C" fn statfs<T: FileSystem>(
     from_result(|| {
         // SAFETY: the dentry pins its superblock.
         let sb = unsafe { SuperBlock::<T>::from_raw((*dentry).d_sb) };
-        fill_statfs(sb, buf)?;
+        // SAFETY: `vfs_statfs` passes a valid, zeroed `kstatfs` it owns.
+        unsafe { fill_statfs(sb, buf) }?;
         Ok(0)
     })
 }
@@ -252,7 +253,9 @@ unsafe fn create_common<T: FileSystem>(
 ) -> Result {
     // SAFETY: VFS guarantees.
     let (dir_inode, name) = unsafe { (Inode::<T>::from_raw(dir), dentry_name(dentry)) };
-    let inode = T::create(dir_inode, name, mode, &Owner { idmap })?;
+    // SAFETY: the VFS passed `idmap` to this operation, which it pins.
+    let owner = unsafe { Owner::from_raw(idmap) };
+    let inode = T::create(dir_inode, name, mode, owner)?;
     // SAFETY: `d_instantiate` consumes our reference to the new inode.
     unsafe { bindings::d_instantiate(dentry, ARef::into_raw(inode).as_ptr().cast()) };
     Ok(())
@@ -584,8 +587,13 @@ unsafe extern "C" fn llseek<T: FileSystem>(
     unsafe { bindings::vfs_setpos(file, ret, T::MAX_BYTES) }
 }
 
-fn iocb_is_direct(iocb: *const bindings::kiocb) -> bool {
-    // SAFETY: callers pass the valid `kiocb` of a read or write.
+/// Whether the I/O of `iocb` is `O_DIRECT`.
+///
+/// # Safety
+///
+/// `iocb` is a valid `kiocb`.
+unsafe fn iocb_is_direct(iocb: *const bindings::kiocb) -> bool {
+    // SAFETY: `iocb` is valid (function safety requirements).
     unsafe { (*iocb).ki_flags as u32 & bindings::IOCB_DIRECT != 0 }
 }
 
@@ -598,7 +606,8 @@ unsafe extern "C" fn read_iter<T: FileSystem>(
 ) -> isize {
     // SAFETY: VFS guarantees.
     let inode = unsafe { file_inode::<T>((*iocb).ki_filp) };
-    if iocb_is_direct(iocb) {
+    // SAFETY: the VFS passes a valid `kiocb`.
+    if unsafe { iocb_is_direct(iocb) } {
         let _lock = inode.lock_shared();
         // SAFETY: valid arguments; static ops; no private data.
         let ret = unsafe {
@@ -644,7 +653,8 @@ unsafe extern "C" fn write_iter<T: FileSystem>(
             // The checks clipped `count` to `s_maxbytes - pos`.
             let end = pos.checked_add(count as i64).ok_or(EFBIG)?;
             T::prepare_write(inode, pos, end)?;
-            if iocb_is_direct(iocb) {
+            // SAFETY: the VFS passes a valid `kiocb`.
+            if unsafe { iocb_is_direct(iocb) } {
                 // SAFETY: valid arguments; static ops.
                 let ret = unsafe {
                     bindings::iomap_dio_rw(

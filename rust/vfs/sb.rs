@@ -380,7 +380,11 @@ pub(super) unsafe extern "C" fn kill_sb<T: FileSystem>(sb_ptr: *mut bindings::su
 }
 
 /// Fills `kstatfs` for `super_operations::statfs`.
-pub(super) fn fill_statfs<T: FileSystem>(
+///
+/// # Safety
+///
+/// `buf` is null or valid for writes, and not accessed by others meanwhile.
+pub(super) unsafe fn fill_statfs<T: FileSystem>(
     sb: &SuperBlock<T>,
     buf: *mut bindings::kstatfs,
 ) -> Result {
@@ -388,7 +392,7 @@ pub(super) fn fill_statfs<T: FileSystem>(
     if buf.is_null() {
         return Err(EIO);
     }
-    // SAFETY: the VFS passes a valid, zeroed `kstatfs`.
+    // SAFETY: non-null, so valid for writes (function safety requirements).
     unsafe {
         (*buf).f_type = T::MAGIC as _;
         (*buf).f_bsize = BLOCK_SIZE as _;
