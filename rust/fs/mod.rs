@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#![deny(unsafe_code)]
 
 //! The delafs filesystem logic, written against the wrappers of
 //! [`crate::vfs`].
