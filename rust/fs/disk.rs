@@ -4,7 +4,6 @@
 //! decoders of [`crate::shared::format`] applied to blocks read and written
 //! with [`crate::vfs::buffer::Buffer`].
 
-use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 
@@ -18,7 +17,8 @@ use crate::shared::format::{
 };
 use crate::shared::space::FreeSpace;
 use crate::vfs::buffer::Buffer;
-use crate::vfs::{errno, New, SbState, Time};
+use crate::vfs::error::euclean;
+use crate::vfs::{New, SbState, Time};
 
 pub(crate) use crate::shared::format::{
     DirEntry, Geometry, BLOCK_SIZE, DIRENTS_PER_BLOCK, INODES_PER_BLOCK, MAX_NAME_LEN,
@@ -50,7 +50,7 @@ pub(crate) struct DiskInode {
 }
 
 fn corrupt() -> Error {
-    errno(bindings::EUCLEAN)
+    euclean()
 }
 
 fn to_time(t: Timestamp) -> Time {

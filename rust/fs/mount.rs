@@ -11,11 +11,12 @@ use kernel::sync::Mutex;
 
 use super::disk::{self, Geometry};
 use super::rbmap::RbMap;
-use super::DSuperBlock;
+use super::{file, inode, DInode, DSuperBlock, Delafs};
 use crate::shared::claim::{self, ClaimMap};
 use crate::shared::space::{FreeSpace, SpaceError};
 use crate::vfs::buffer::Buffer;
-use crate::vfs::{self, errno, New, StatFs};
+use crate::vfs::error::euclean;
+use crate::vfs::{self, FileSystem, New, SeqFile, StatFs, SuperBlock, SuperOperations};
 
 /// Blocks kept back for extent chain blocks, which inode writeback allocates
 /// and cannot report `ENOSPC` for.
@@ -39,7 +40,7 @@ fn space_error(e: SpaceError) -> Error {
         SpaceError::NoSpace => ENOSPC,
         // Freeing what is free, or blocks outside the device: the
         // filesystem's metadata disagrees with itself.
-        SpaceError::Overlap | SpaceError::BadRange => errno(kernel::bindings::EUCLEAN),
+        SpaceError::Overlap | SpaceError::BadRange => euclean(),
     }
 }
 
@@ -122,7 +123,7 @@ impl Space {
 
     pub(crate) fn free(&mut self, start: u64, len: u64) -> Result {
         if start < self.geo.data_start || start + len > self.geo.total_blocks {
-            return Err(errno(kernel::bindings::EUCLEAN));
+            return Err(euclean());
         }
         self.free.free(start, len).map_err(space_error)?;
         self.mark(start, len, false);
@@ -244,7 +245,7 @@ impl Options {
     }
 }
 
-pub(super) fn fill_super(sb: &DSuperBlock<New>, opts: &Options) -> Result<Pin<KBox<Fs>>> {
+fn fill_super(sb: &DSuperBlock<New>, opts: &Options) -> Result<Pin<KBox<Fs>>> {
     let _nofs = vfs::NoFs::new();
     let device_blocks = sb.device_blocks();
     let block0 = sb.read_block(0)?;
@@ -258,8 +259,7 @@ pub(super) fn fill_super(sb: &DSuperBlock<New>, opts: &Options) -> Result<Pin<KB
         bitmap.push(sb.read_block(geo.bitmap_start + i)?, GFP_KERNEL)?;
     }
     let mut free = FreeSpace::new(RbMap::new());
-    disk::load_free_space(&geo, &bitmap, &mut free)
-        .map_err(|e| refuse(sb, &e, errno(kernel::bindings::EUCLEAN)))?;
+    disk::load_free_space(&geo, &bitmap, &mut free).map_err(|e| refuse(sb, &e, euclean()))?;
     // A full filesystem mounts with a smaller (or no) reserve.
     let metadata_reserved = metadata_reserve(&geo).min(free.available());
     if free.reserve(metadata_reserved).is_err() {
@@ -276,7 +276,7 @@ pub(super) fn fill_super(sb: &DSuperBlock<New>, opts: &Options) -> Result<Pin<KB
         return Err(refuse(
             sb,
             &kernel::fmt!("the bitmap marks metadata block {block} free"),
-            errno(kernel::bindings::EUCLEAN),
+            euclean(),
         ));
     }
 
@@ -306,13 +306,7 @@ pub(super) fn fill_super(sb: &DSuperBlock<New>, opts: &Options) -> Result<Pin<KB
             match disk::check_inode(sb, &geo, &bitmap, &mut claimed, buf.data(), slot as usize) {
                 Ok(true) => used[(ino / 64) as usize] |= 1 << (ino % 64),
                 Ok(false) => nfree += 1,
-                Err(why) => {
-                    return Err(refuse(
-                        sb,
-                        &kernel::fmt!("inode {ino}: {why}"),
-                        errno(kernel::bindings::EUCLEAN),
-                    ))
-                }
+                Err(why) => return Err(refuse(sb, &kernel::fmt!("inode {ino}: {why}"), euclean())),
             }
         }
         vfs::cond_resched();
@@ -335,4 +329,61 @@ pub(super) fn fill_super(sb: &DSuperBlock<New>, opts: &Options) -> Result<Pin<KB
     )
 }
 
-pub(super) fn put_super(_sb: &DSuperBlock) {}
+impl FileSystem for Delafs {
+    type Data = Fs;
+    type InodeData = super::InodeInfo;
+    type Options = Options;
+
+    const NAME: &'static CStr = kernel::c_str!("delafs");
+    const MAGIC: u32 = super::DELAFS_MAGIC;
+    const MAX_BYTES: i64 = file::MAX_BYTES;
+    const MAX_LINKS: u32 = u32::MAX;
+
+    fn init_inode_data() -> impl PinInit<super::InodeInfo, Error> {
+        super::InodeInfo::new()
+    }
+
+    fn parse_option(opts: &mut Options, key: &[u8], value: Option<&[u8]>) -> Result<bool> {
+        opts.parse(key, value)
+    }
+}
+
+#[vtable]
+impl SuperOperations for Delafs {
+    fn fill_super(sb: &SuperBlock<Self, New>, opts: &Options) -> Result<Pin<KBox<Fs>>> {
+        fill_super(sb, opts)
+    }
+
+    fn root_inode(sb: &DSuperBlock) -> Result<kernel::types::ARef<DInode>> {
+        inode::root(sb)
+    }
+
+    fn statfs(sb: &DSuperBlock) -> Result<StatFs> {
+        Ok(sb.data().statfs())
+    }
+
+    fn reconfigure(sb: &DSuperBlock, opts: &Options) -> Result {
+        opts.check_remount(sb.data())
+    }
+
+    fn show_options(sb: &DSuperBlock, out: &mut SeqFile) -> Result {
+        out.write(Options::show(sb.data()));
+        Ok(())
+    }
+
+    fn sync_fs(sb: &DSuperBlock, wait: bool) -> Result {
+        if wait {
+            sb.sync_metadata()?;
+            sb.flush_device()?;
+        }
+        Ok(())
+    }
+
+    fn write_inode(inode: &DInode, sync: bool) -> Result {
+        inode::write(inode, sync)
+    }
+
+    fn evict_inode(inode: &DInode) {
+        inode::evict(inode)
+    }
+}

@@ -13,7 +13,7 @@ use kernel::str::CStr;
 use kernel::types::Opaque;
 use kernel::uaccess::UserSlice;
 
-use super::from_err_ptr;
+use super::error::from_err_ptr;
 
 /// Formats the contents of a file at each read.
 pub(crate) type ShowFn = fn(&mut Text) -> Result;

@@ -13,8 +13,15 @@ use kernel::prelude::*;
 use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 
 use super::buffer::BLOCK_SIZE;
-use super::sb::SuperBlock;
-use super::FileSystem;
+use super::error::euclean;
+use super::filesystem::FileSystem;
+use super::sb::{DataInited, SuperBlock};
+
+// rust/vfs/lockdep.c: lockdep's assertions, which are macros.
+extern "C" {
+    fn delafs_assert_rwsem_held_write(sem: *mut bindings::rw_semaphore);
+    fn delafs_assert_rwsem_held(sem: *mut bindings::rw_semaphore);
+}
 
 /// A VFS inode followed by the filesystem's own data, allocated together by
 /// `super_operations::alloc_inode`.
@@ -85,6 +92,32 @@ unsafe impl<T: FileSystem> AlwaysRefCounted for Inode<T> {
     unsafe fn dec_ref(obj: NonNull<Self>) {
         // SAFETY: the caller owns a reference.
         unsafe { bindings::iput(obj.cast().as_ptr()) };
+    }
+}
+
+/// Who a new inode belongs to: the creating task, through the idmap of the
+/// mount it creates through (`struct mnt_idmap`), as the VFS passed it to the
+/// creating operation.
+///
+/// # Invariants
+///
+/// Wraps a live `mnt_idmap` (the mount, or `nop_mnt_idmap`, pins it).
+#[repr(transparent)]
+pub(crate) struct Owner(Opaque<bindings::mnt_idmap>);
+
+impl Owner {
+    /// # Safety
+    ///
+    /// `idmap` is the idmap the VFS passed to the running operation; it
+    /// stays alive for `'a`.
+    pub(super) unsafe fn from_raw<'a>(idmap: *mut bindings::mnt_idmap) -> &'a Self {
+        // SAFETY: `Self` is `repr(transparent)` over `mnt_idmap`; the caller
+        // guarantees the pointee is alive for `'a`.
+        unsafe { &*idmap.cast() }
+    }
+
+    fn as_raw(&self) -> *mut bindings::mnt_idmap {
+        self.0.get()
     }
 }
 
@@ -194,7 +227,7 @@ impl<T: FileSystem> Inode<T> {
     pub(crate) fn inc_nlink(&self) -> Result {
         let n = self.nlink();
         if n == 0 || n >= T::MAX_LINKS {
-            return Err(crate::vfs::errno(bindings::EUCLEAN));
+            return Err(euclean());
         }
         // SAFETY: as above; the count is neither 0 nor at its maximum.
         unsafe { bindings::inc_nlink(self.as_raw()) };
@@ -205,7 +238,7 @@ impl<T: FileSystem> Inode<T> {
     /// warn about: an on-disk count that was too small) is left alone.
     pub(crate) fn drop_nlink(&self) -> Result {
         if self.nlink() == 0 {
-            return Err(crate::vfs::errno(bindings::EUCLEAN));
+            return Err(euclean());
         }
         // SAFETY: as above; the count is not 0.
         unsafe { bindings::drop_nlink(self.as_raw()) };
@@ -282,6 +315,47 @@ impl<T: FileSystem> Inode<T> {
         unsafe { (*self.as_raw()).i_mapping }
     }
 
+    /// Sets `i_size` and drops the page cache past it (`truncate_setsize()`).
+    /// The caller holds the inode lock exclusively, as truncate does.
+    pub(crate) fn truncate_setsize(&self, size: i64) {
+        self.assert_locked_write();
+        // SAFETY: live inode (type invariant); its lock is held (asserted
+        // above), which `truncate_setsize()` needs for `i_size_write()`.
+        unsafe { bindings::truncate_setsize(self.as_raw(), size) };
+    }
+
+    /// Asserts (with lockdep) that this task holds the inode lock
+    /// exclusively.
+    pub(crate) fn assert_locked_write(&self) {
+        // SAFETY: `i_rwsem` of a live inode (type invariant) is a valid
+        // rwsem; the helper only reads lockdep's state.
+        unsafe { delafs_assert_rwsem_held_write(&raw mut (*self.as_raw()).i_rwsem) };
+    }
+
+    /// Asserts (with lockdep) that this task holds the inode lock, shared or
+    /// exclusively.
+    pub(crate) fn assert_locked(&self) {
+        // SAFETY: as in `assert_locked_write`.
+        unsafe { delafs_assert_rwsem_held(&raw mut (*self.as_raw()).i_rwsem) };
+    }
+
+    /// Asserts (with lockdep) that this task holds the mapping's invalidate
+    /// lock exclusively, as iomap's delalloc release asserts.
+    pub(crate) fn assert_invalidate_locked_write(&self) {
+        // SAFETY: `i_mapping` of a live inode is a valid mapping whose
+        // `invalidate_lock` is a valid rwsem; the helper only reads
+        // lockdep's state.
+        unsafe { delafs_assert_rwsem_held_write(&raw mut (*self.mapping()).invalidate_lock) };
+    }
+
+    /// Takes the mapping's invalidate lock shared (page faults).
+    pub(crate) fn lock_invalidate_shared(&self) -> InvalidateSharedGuard<'_, T> {
+        // SAFETY: `i_mapping` of a live inode is a valid mapping.
+        unsafe { bindings::filemap_invalidate_lock_shared(self.mapping()) };
+        // INVARIANT: taken just above, by this task.
+        InvalidateSharedGuard(self, PhantomData)
+    }
+
     /// Takes the mapping's invalidate lock exclusively.
     pub(crate) fn lock_invalidate(&self) -> InvalidateGuard<'_, T> {
         // SAFETY: live inode with a valid mapping.
@@ -341,6 +415,19 @@ impl<T: FileSystem> Drop for InvalidateGuard<'_, T> {
     }
 }
 
+/// The mapping's invalidate lock, held shared.
+///
+/// `!Send`: an rwsem is released by the task that took it.
+#[must_use = "the lock is released when the guard is dropped"]
+pub(crate) struct InvalidateSharedGuard<'a, T: FileSystem>(&'a Inode<T>, PhantomData<*mut ()>);
+
+impl<T: FileSystem> Drop for InvalidateSharedGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: taken by this task in `lock_invalidate_shared`.
+        unsafe { bindings::filemap_invalidate_unlock_shared(self.0.mapping()) };
+    }
+}
+
 /// The inode lock, held exclusively.
 ///
 /// `!Send`: an rwsem is released by the task that took it.
@@ -380,7 +467,7 @@ pub(crate) struct NewInode<T: FileSystem> {
 }
 
 impl<T: FileSystem> NewInode<T> {
-    pub(super) fn new(inode: ARef<Inode<T>>, locked: bool) -> Self {
+    fn new(inode: ARef<Inode<T>>, locked: bool) -> Self {
         Self {
             inode: ManuallyDrop::new(inode),
             locked,
@@ -391,27 +478,26 @@ impl<T: FileSystem> NewInode<T> {
         &self.inode
     }
 
-    /// Sets the type, permissions, owner and operations of the inode.
-    pub(crate) fn init(&self, mode: u16, uid: u32, gid: u32) {
+    /// Sets the type, permissions and owner of the inode.
+    pub(super) fn set_mode_owner(&self, mode: u16, uid: u32, gid: u32) {
         let raw = self.inode.as_raw();
-        // SAFETY: the inode is new, so nobody else looks at it yet.
+        // SAFETY: nobody else can see a `NewInode` yet, so its fields are
+        // ours to write.
         unsafe {
             (*raw).i_mode = mode;
             bindings::i_uid_write(raw, uid);
             bindings::i_gid_write(raw, gid);
         }
-        super::ops::set_inode_ops::<T>(&self.inode);
     }
 
-    /// Sets owner and mode like a new file in `dir` created through `owner`'s
-    /// mount (setgid directories pass their group on).
-    pub(crate) fn init_owned(&self, owner: &super::Owner, dir: &Inode<T>, mode: u16) {
+    /// Sets owner and mode like a new file in `dir` created through
+    /// `owner`'s mount (`inode_init_owner()`).
+    pub(super) fn init_owner(&self, owner: &Owner, dir: &Inode<T>, mode: u16) {
         // SAFETY: nobody else can see a `NewInode` yet; `dir` is a live inode
         // and `owner` a live idmap (type invariants).
         unsafe {
             bindings::inode_init_owner(owner.as_raw(), self.inode.as_raw(), dir.as_raw(), mode)
         };
-        super::ops::set_inode_ops::<T>(&self.inode);
     }
 
     /// Sets all three timestamps.
@@ -449,5 +535,39 @@ impl<T: FileSystem> Drop for NewInode<T> {
             // SAFETY: dropped once, here.
             unsafe { ManuallyDrop::drop(&mut self.inode) };
         }
+    }
+}
+
+impl<T: FileSystem> SuperBlock<T, DataInited> {
+    /// The cached inode `ino`, or a new `I_NEW` one the caller must fill in.
+    pub(crate) fn iget(&self, ino: u64) -> Result<Result<ARef<Inode<T>>, NewInode<T>>> {
+        // SAFETY: live superblock.
+        let raw = unsafe { bindings::iget_locked(self.as_raw(), ino as _) };
+        let raw = NonNull::new(raw).ok_or(ENOMEM)?;
+        // SAFETY: `iget_locked` returned a referenced inode of this
+        // superblock, allocated by our `alloc_inode`.
+        let inode = unsafe { ARef::from_raw(raw.cast::<Inode<T>>()) };
+        // SAFETY: reading `i_state` of a referenced inode; `I_NEW` only
+        // clears through `unlock_new_inode`, which only we call.
+        if unsafe { (*raw.as_ptr()).i_state } & bindings::I_NEW != 0 {
+            Ok(Err(NewInode::new(inode, true)))
+        } else {
+            Ok(Ok(inode))
+        }
+    }
+
+    /// A brand-new inode numbered `ino`, hashed so `iget` finds it.
+    pub(crate) fn new_inode(&self, ino: u64) -> Result<NewInode<T>> {
+        // SAFETY: live superblock.
+        let raw = NonNull::new(unsafe { bindings::new_inode(self.as_raw()) }).ok_or(ENOMEM)?;
+        // SAFETY: `new_inode` returned a referenced inode from our
+        // `alloc_inode`; it is not visible to anyone else yet.
+        unsafe {
+            (*raw.as_ptr()).i_ino = ino as _;
+            bindings::insert_inode_hash(raw.as_ptr());
+        }
+        // SAFETY: as above, we own the reference.
+        let inode = unsafe { ARef::from_raw(raw.cast::<Inode<T>>()) };
+        Ok(NewInode::new(inode, false))
     }
 }
