@@ -7,7 +7,7 @@
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 
-use super::mount::Space;
+use super::alloc::Space;
 use super::DSuperBlock;
 use crate::shared::claim::{ClaimError, ClaimMap};
 use crate::shared::format::{

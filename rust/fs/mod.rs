@@ -33,6 +33,7 @@ macro_rules! fs_err {
     }};
 }
 
+mod alloc;
 mod dir;
 mod disk;
 mod file;
