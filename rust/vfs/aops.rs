@@ -112,7 +112,8 @@ impl<T: AddressSpaceOperations> AopsVTable<T> {
             // SAFETY: `iomap` is valid for writes (above); all-zeroes is a
             // valid `struct iomap` (null pointers, no flags).
             unsafe { iomap.write(core::mem::zeroed()) };
-            // SAFETY: as above; `bdev_of` is the inode's device.
+            // SAFETY: `iomap` is valid for writes and ours (above); `bdev_of`
+            // is the inode's device.
             unsafe { mapping.fill(iomap, bdev_of(inode)) };
             Ok(0)
         })

@@ -95,7 +95,8 @@ pub(crate) struct Dir {
 // SAFETY: the dentry is only passed to debugfs functions, which do their own
 // locking.
 unsafe impl Send for Dir {}
-// SAFETY: as above.
+// SAFETY: `&self` methods only pass the dentry to debugfs functions, which
+// do their own locking.
 unsafe impl Sync for Dir {}
 
 impl Dir {

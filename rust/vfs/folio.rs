@@ -30,12 +30,12 @@ impl LockedFolio {
     }
 
     pub(crate) fn size(&self) -> i64 {
-        // SAFETY: as above.
+        // SAFETY: the folio is live and locked (type invariant).
         unsafe { bindings::folio_size(self.folio.as_ptr()) as i64 }
     }
 
     pub(crate) fn is_dirty(&self) -> bool {
-        // SAFETY: as above.
+        // SAFETY: the folio is live and locked (type invariant).
         unsafe { bindings::folio_test_dirty(self.folio.as_ptr()) }
     }
 

@@ -251,7 +251,8 @@ impl<T: Ops> ContextVTable<T> {
                 (*sb_ptr).s_time_gran = 1;
                 (*sb_ptr).s_flags |= bindings::SB_NOSEC;
             }
-            // SAFETY: as above; `s_bdev` is open.
+            // SAFETY: the new superblock only this task uses; `get_tree_bdev`
+            // opened `s_bdev`, which `sb_set_blocksize` needs.
             if unsafe { bindings::sb_set_blocksize(sb_ptr, BLOCK_SIZE as i32) } != BLOCK_SIZE as i32
             {
                 pr_err!("device cannot do {BLOCK_SIZE}-byte blocks\n");

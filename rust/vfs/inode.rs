@@ -45,10 +45,11 @@ impl<T: FileSystem> InodeWithData<T> {
         // SAFETY: the inode is never moved out of the box; `free` rebuilds
         // the box from the pointer.
         let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(boxed) });
-        // SAFETY: `raw` is a valid allocation; `inode_init_once` initialises
-        // the (uninitialised) VFS inode in place.
+        // SAFETY: `raw` is the valid allocation just made; taking a field's
+        // address reads nothing.
         let inode = unsafe { (*raw).inode.get() };
-        // SAFETY: as above.
+        // SAFETY: `inode` points into the new allocation, which nobody else
+        // can see yet; `inode_init_once` initialises it in place.
         unsafe { bindings::inode_init_once(inode) };
         Ok(inode)
     }
@@ -62,7 +63,8 @@ impl<T: FileSystem> InodeWithData<T> {
         // SAFETY: by the safety requirements `inode` is the `inode` field of
         // an `InodeWithData<T>` allocated by `alloc` with `KBox`.
         let this = unsafe { kernel::container_of!(inode, Self, inode) }.cast_mut();
-        // SAFETY: as above; nobody uses it any more.
+        // SAFETY: `this` came from `KBox::into_raw` in `alloc`, and the VFS
+        // is done with the inode (function safety requirements).
         drop(unsafe { KBox::from_raw(this) });
     }
 }
@@ -71,15 +73,18 @@ impl<T: FileSystem> InodeWithData<T> {
 ///
 /// # Invariants
 ///
-/// The wrapped inode is embedded in an [`InodeWithData<T>`] and belongs to a
-/// superblock of `T`.
+/// The wrapped inode is live (referenced) for as long as a `&Self` exists, is
+/// embedded in an [`InodeWithData<T>`], and belongs to a superblock of `T`
+/// whose `s_fs_info` is set (inodes are only made by [`SuperBlock::iget`] and
+/// [`SuperBlock::new_inode`], which need a [`DataInited`] superblock).
 #[repr(transparent)]
 pub(crate) struct Inode<T: FileSystem>(Opaque<bindings::inode>, PhantomData<T>);
 
-// SAFETY: inode fields are accessed through kernel helpers with their own
-// locking; the filesystem data is `Send + Sync`.
+// SAFETY: an inode reference may be dropped (`iput()`) by any task, and the
+// filesystem data is `Send` (`FileSystem::InodeData: Send`).
 unsafe impl<T: FileSystem> Send for Inode<T> {}
-// SAFETY: as above.
+// SAFETY: every `&self` method goes through kernel helpers that do their own
+// locking or through the filesystem data, which is `Sync`.
 unsafe impl<T: FileSystem> Sync for Inode<T> {}
 
 // SAFETY: `ihold`/`iput` keep the inode alive while a reference exists.
@@ -171,7 +176,8 @@ impl<T: FileSystem> Inode<T> {
         // SAFETY: by the type invariant the inode is embedded in an
         // `InodeWithData<T>`, which lives as long as the inode.
         let outer = unsafe { kernel::container_of!(self.as_raw(), InodeWithData<T>, inode) };
-        // SAFETY: as above.
+        // SAFETY: `outer` is the live `InodeWithData<T>` (above), and `data`
+        // is only ever shared.
         unsafe { &(*outer).data }
     }
 
@@ -229,7 +235,8 @@ impl<T: FileSystem> Inode<T> {
         if n == 0 || n >= T::MAX_LINKS {
             return Err(euclean());
         }
-        // SAFETY: as above; the count is neither 0 nor at its maximum.
+        // SAFETY: the inode is live (type invariant); the count is neither 0
+        // nor at its maximum, so `inc_nlink()` does not warn.
         unsafe { bindings::inc_nlink(self.as_raw()) };
         Ok(())
     }
@@ -240,44 +247,45 @@ impl<T: FileSystem> Inode<T> {
         if self.nlink() == 0 {
             return Err(euclean());
         }
-        // SAFETY: as above; the count is not 0.
+        // SAFETY: the inode is live (type invariant); the count is not 0, so
+        // `drop_nlink()` does not warn.
         unsafe { bindings::drop_nlink(self.as_raw()) };
         Ok(())
     }
 
     pub(crate) fn clear_nlink(&self) {
-        // SAFETY: as above.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::clear_nlink(self.as_raw()) };
     }
 
     pub(crate) fn uid(&self) -> u32 {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::i_uid_read(self.as_raw()) }
     }
 
     pub(crate) fn gid(&self) -> u32 {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::i_gid_read(self.as_raw()) }
     }
 
     pub(crate) fn atime(&self) -> Time {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         Time::from_ts(unsafe { bindings::inode_get_atime(self.as_raw()) })
     }
 
     pub(crate) fn mtime(&self) -> Time {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         Time::from_ts(unsafe { bindings::inode_get_mtime(self.as_raw()) })
     }
 
     pub(crate) fn ctime(&self) -> Time {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         Time::from_ts(unsafe { bindings::inode_get_ctime(self.as_raw()) })
     }
 
     /// Sets mtime and ctime to now, as after a directory change.
     pub(crate) fn touch_mtime_ctime(&self) {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe {
             let now = bindings::inode_set_ctime_current(self.as_raw());
             bindings::inode_set_mtime_to_ts(self.as_raw(), now);
@@ -285,7 +293,7 @@ impl<T: FileSystem> Inode<T> {
     }
 
     pub(crate) fn touch_ctime(&self) {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::inode_set_ctime_current(self.as_raw()) };
     }
 
@@ -304,7 +312,7 @@ impl<T: FileSystem> Inode<T> {
     }
 
     pub(crate) fn mark_dirty(&self) {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::mark_inode_dirty(self.as_raw()) };
     }
 
@@ -365,39 +373,42 @@ impl<T: FileSystem> Inode<T> {
 
     /// Takes the inode lock (`i_rwsem`) exclusively.
     pub(crate) fn lock(&self) -> InodeGuard<'_, T> {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::inode_lock(self.as_raw()) };
         InodeGuard(self, PhantomData)
     }
 
     /// Takes the inode lock shared.
     pub(crate) fn lock_shared(&self) -> InodeSharedGuard<'_, T> {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::inode_lock_shared(self.as_raw()) };
         InodeSharedGuard(self, PhantomData)
     }
 
     /// Waits for in-flight direct I/O.
     pub(crate) fn dio_wait(&self) {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::inode_dio_wait(self.as_raw()) };
     }
 
     /// Drops page cache over `[start, end]` (bytes, inclusive).
     pub(crate) fn truncate_pagecache_range(&self, start: i64, end_inclusive: i64) {
-        // SAFETY: as above.
+        // SAFETY: the inode is live (type invariant); callers hold the inode
+        // and invalidate locks, as truncating the page cache requires.
         unsafe { bindings::truncate_pagecache_range(self.as_raw(), start, end_inclusive) };
     }
 
     /// Writes the inode (if dirty) and waits.
     pub(crate) fn sync_metadata(&self) -> Result {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         kernel::error::to_result(unsafe { bindings::sync_inode_metadata(self.as_raw(), 1) })
     }
 
-    /// Finishes setting up a new inode from [`SuperBlock::iget`].
-    pub(crate) fn unlock_new(&self) {
-        // SAFETY: called once on an `I_NEW` inode we initialised.
+    /// Finishes setting up a new inode from [`SuperBlock::iget`]; only
+    /// [`NewInode::finish`] may call it.
+    fn unlock_new(&self) {
+        // SAFETY: the one caller, `NewInode::finish`, calls it once on an
+        // `I_NEW` inode it owns (its type invariant).
         unsafe { bindings::unlock_new_inode(self.as_raw()) };
     }
 }
@@ -566,7 +577,7 @@ impl<T: FileSystem> SuperBlock<T, DataInited> {
             (*raw.as_ptr()).i_ino = ino as _;
             bindings::insert_inode_hash(raw.as_ptr());
         }
-        // SAFETY: as above, we own the reference.
+        // SAFETY: `new_inode` returned a reference we now own.
         let inode = unsafe { ARef::from_raw(raw.cast::<Inode<T>>()) };
         Ok(NewInode::new(inode, false))
     }

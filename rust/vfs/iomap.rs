@@ -348,7 +348,8 @@ impl<T: IomapOperations> Inode<T> {
             // above; the ops table is static.
             unsafe { bindings::iomap_seek_hole(self.as_raw(), offset, ops) }
         } else {
-            // SAFETY: as above.
+            // SAFETY: live inode (type invariant), locked as asserted
+            // above; the ops table is static.
             unsafe { bindings::iomap_seek_data(self.as_raw(), offset, ops) }
         };
         to_offset(ret)

@@ -174,10 +174,12 @@ impl<T: SuperOperations> SuperVTable<T> {
         // goes first so the filesystem sees no dirty folio.
         unsafe { bindings::truncate_inode_pages_final(&mut (*raw).i_data) };
         if T::HAS_EVICT_INODE {
-            // SAFETY: as above: allocated, a `T` inode, for the call.
+            // SAFETY: the inode stays allocated until `free_inode` and is a
+            // `T` inode (only our superblocks use this table).
             T::evict_inode(unsafe { Inode::from_raw(raw) });
         }
-        // SAFETY: as above; `clear_inode` is the last step of eviction.
+        // SAFETY: still allocated (above); `clear_inode` is the last step
+        // of eviction, once.
         unsafe { bindings::clear_inode(raw) };
     }
 
