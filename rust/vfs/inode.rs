@@ -161,13 +161,13 @@ impl<T: FileSystem> Inode<T> {
     /// # Safety
     ///
     /// `ptr` is a live inode of filesystem `T` that stays alive for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::inode) -> &'a Self {
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::inode) -> &'a Self {
         // SAFETY: `Self` is `repr(transparent)` over the inode; the caller
         // guarantees validity and lifetime.
         unsafe { &*ptr.cast() }
     }
 
-    pub(crate) fn as_raw(&self) -> *mut bindings::inode {
+    pub(super) fn as_raw(&self) -> *mut bindings::inode {
         self.0.get()
     }
 

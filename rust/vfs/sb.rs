@@ -49,13 +49,13 @@ impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
     /// `ptr` is a live superblock of `T`, with block size `BLOCK_SIZE`, for
     /// `'a`; if `S` is [`DataInited`], its `s_fs_info` was set by
     /// `fill_super_callback`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::super_block) -> &'a Self {
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::super_block) -> &'a Self {
         // SAFETY: `Self` is `repr(transparent)` over `super_block`; the
         // caller guarantees the pointee is live for `'a`.
         unsafe { &*ptr.cast() }
     }
 
-    pub(crate) fn as_raw(&self) -> *mut bindings::super_block {
+    pub(super) fn as_raw(&self) -> *mut bindings::super_block {
         self.0.get()
     }
 
