@@ -10,8 +10,10 @@
 //!   mapping's invalidate lock (truncate, punch, the release loop);
 //! - a folio lock (the release loop punches with one held);
 //! - [`InodeInfo::state`]: the inode's extent map, like XFS's ILOCK;
-//! - [`Fs::space`]: free space, reservations and the on-disk bitmap;
-//! - [`Fs::inodes`]: the inode number allocator.
+//! - [`mount::Fs::space`]: free space, reservations and the on-disk bitmap;
+//! - [`mount::Fs::inodes`]: the inode number allocator;
+//! - a metadata buffer's lock ([`vfs::buffer::BufferGuard`]), innermost and
+//!   one at a time (bitmap blocks are locked under `space`).
 //!
 //! Sections that hold these locks run with [`vfs::NoFs`], so memory
 //! allocation never recurses into a filesystem.
