@@ -6,7 +6,6 @@
 
 use core::ops::ControlFlow;
 
-use kernel::bindings;
 use kernel::prelude::*;
 use kernel::types::ARef;
 
@@ -15,11 +14,12 @@ use super::inode::{self, iget};
 use super::{lock_state, DInode, Delafs};
 use crate::shared::extent_map::{Lookup, State};
 use crate::vfs::buffer::Buffer;
-use crate::vfs::{errno, InodeKind, NewInode, Owner};
+use crate::vfs::error::{enametoolong, enotempty, euclean};
+use crate::vfs::{DirEmit, DirOperations, InodeKind, NewInode, Owner, RenameFlags};
 
 fn check_name(name: &[u8]) -> Result {
     if name.len() > disk::MAX_NAME_LEN {
-        return Err(errno(bindings::ENAMETOOLONG));
+        return Err(enametoolong());
     }
     Ok(())
 }
@@ -33,7 +33,7 @@ fn check_droppable(inode: &DInode) -> Result {
             inode.super_block().id(),
             inode.ino()
         );
-        return Err(errno(bindings::EUCLEAN));
+        return Err(euclean());
     }
     Ok(())
 }
@@ -50,7 +50,7 @@ fn check_parent_droppable(dir: &DInode) -> Result {
             dir.ino(),
             dir.nlink()
         );
-        return Err(errno(bindings::EUCLEAN));
+        return Err(euclean());
     }
     Ok(())
 }
@@ -72,7 +72,7 @@ fn dir_block(dir: &DInode, index: u64) -> Result<Buffer> {
                 dir.super_block().id(),
                 dir.ino()
             );
-            return Err(errno(bindings::EUCLEAN));
+            return Err(euclean());
         }
     };
     dir.super_block().read_block(physical)
@@ -97,8 +97,16 @@ fn for_each_entry(
             0
         };
         for slot in start..per_block {
-            let entry = match disk::dirent_get(buf.data(), slot as usize) {
-                Ok(Some(entry)) => entry,
+            // `f` may copy to user space (readdir) and fault: it runs with
+            // the buffer unlocked, on a copy of the entry.
+            let mut name = [0u8; disk::MAX_NAME_LEN];
+            let bytes = buf.lock();
+            let entry = match disk::dirent_get(bytes.data(), slot as usize) {
+                Ok(Some(entry)) => {
+                    let name = name.get_mut(..entry.name.len()).ok_or(EINVAL)?;
+                    name.copy_from_slice(entry.name);
+                    (entry.ino, entry.file_type, name.len())
+                }
                 Ok(None) => continue,
                 Err(why) => {
                     fs_err!(
@@ -107,8 +115,14 @@ fn for_each_entry(
                         dir.ino(),
                         index * per_block + slot
                     );
-                    return Err(errno(bindings::EUCLEAN));
+                    return Err(euclean());
                 }
+            };
+            drop(bytes);
+            let entry = DirEntry {
+                ino: entry.0,
+                file_type: entry.1,
+                name: &name[..entry.2],
             };
             if f(index * per_block + slot, &entry)?.is_break() {
                 return Ok(ControlFlow::Break(()));
@@ -152,11 +166,12 @@ fn find(dir: &DInode, name: &[u8]) -> Result<Option<(u64, u64)>> {
 fn add_entry(dir: &DInode, name: &[u8], ino: u64, dtype: u8) -> Result {
     let per_block = disk::DIRENTS_PER_BLOCK as u64;
     for index in 0..dir_blocks(dir) {
-        let mut buf = dir_block(dir, index)?;
+        let buf = dir_block(dir, index)?;
         for slot in 0..per_block as usize {
-            if disk::dirent_is_free(buf.data(), slot) {
-                disk::dirent_set(buf.data_mut(), slot, ino as u32, dtype, name)?;
-                buf.mark_dirty();
+            let mut bytes = buf.lock();
+            if disk::dirent_is_free(bytes.data(), slot) {
+                disk::dirent_set(bytes.data_mut(), slot, ino as u32, dtype, name)?;
+                bytes.mark_dirty();
                 return Ok(());
             }
         }
@@ -172,9 +187,11 @@ fn add_entry(dir: &DInode, name: &[u8], ino: u64, dtype: u8) -> Result {
         return Err(super::map_errno(e));
     }
     drop(state);
-    let mut buf = sb.zeroed_block(block)?;
-    disk::dirent_set(buf.data_mut(), 0, ino as u32, dtype, name)?;
-    buf.mark_dirty();
+    let buf = sb.zeroed_block(block)?;
+    let mut bytes = buf.lock();
+    disk::dirent_set(bytes.data_mut(), 0, ino as u32, dtype, name)?;
+    bytes.mark_dirty();
+    drop(bytes);
     dir.set_size(((index + 1) * disk::BLOCK_SIZE as u64) as i64);
     dir.mark_dirty();
     Ok(())
@@ -183,83 +200,19 @@ fn add_entry(dir: &DInode, name: &[u8], ino: u64, dtype: u8) -> Result {
 /// Rewrites the entry in `slot` to point at `ino`, or clears it.
 fn set_slot(dir: &DInode, slot: u64, entry: Option<(&[u8], u64, u8)>) -> Result {
     let per_block = disk::DIRENTS_PER_BLOCK as u64;
-    let mut buf = dir_block(dir, slot / per_block)?;
+    let buf = dir_block(dir, slot / per_block)?;
+    let mut bytes = buf.lock();
     let i = (slot % per_block) as usize;
     match entry {
-        Some((name, ino, dtype)) => disk::dirent_set(buf.data_mut(), i, ino as u32, dtype, name)?,
-        None => disk::dirent_clear(buf.data_mut(), i),
+        Some((name, ino, dtype)) => disk::dirent_set(bytes.data_mut(), i, ino as u32, dtype, name)?,
+        None => disk::dirent_clear(bytes.data_mut(), i),
     }
-    buf.mark_dirty();
+    bytes.mark_dirty();
     Ok(())
 }
 
 fn is_empty(dir: &DInode) -> Result<bool> {
     Ok(for_each_entry(dir, 0, |_, _| Ok(ControlFlow::Break(())))?.is_continue())
-}
-
-pub(super) fn lookup(dir: &DInode, name: &[u8]) -> Result<Option<ARef<DInode>>> {
-    check_name(name)?;
-    let Some((slot, ino, dtype)) = find_typed(dir, name)? else {
-        return Ok(None);
-    };
-    // The root and a directory itself are never named by an entry ("." and
-    // ".." are not stored).
-    if ino == dir.ino() || ino == disk::ROOT_INO {
-        fs_err!(
-            "{}: directory {}: entry {slot} names inode {ino}, a directory above it\n",
-            dir.super_block().id(),
-            dir.ino()
-        );
-        return Err(errno(bindings::EUCLEAN));
-    }
-    let inode = iget(dir.super_block(), ino)?;
-    // The entry and the inode must agree, and a directory has one name, in
-    // the directory its `parent` field names: a second name for it (a
-    // hard link) would make the tree a graph.
-    let why = if dtype != dtype_of(&inode) {
-        Some("entry type does not match the inode")
-    } else if inode.kind() == InodeKind::Directory && lock_state(&inode).parent != dir.ino() {
-        Some("directory named outside its parent")
-    } else if inode.kind() == InodeKind::Directory && named_twice(dir, slot, ino)? {
-        Some("directory named twice")
-    } else {
-        None
-    };
-    if let Some(why) = why {
-        fs_err!(
-            "{}: directory {}: entry {slot} (inode {ino}): {why}\n",
-            dir.super_block().id(),
-            dir.ino()
-        );
-        return Err(errno(bindings::EUCLEAN));
-    }
-    Ok(Some(inode))
-}
-
-pub(super) fn create(dir: &DInode, name: &[u8], mode: u16, owner: &Owner) -> Result<ARef<DInode>> {
-    check_name(name)?;
-    let new: NewInode<Delafs> = inode::create(dir, mode, owner)?;
-    let child = new.inode();
-    add_entry(dir, name, child.ino(), dtype_of(child))?;
-    if child.kind() == InodeKind::Directory {
-        // The VFS refused a dead directory and one at `s_max_links`.
-        dir.inc_nlink()?;
-    }
-    dir.touch_mtime_ctime();
-    dir.mark_dirty();
-    Ok(new.finish())
-}
-
-pub(super) fn link(inode: &DInode, dir: &DInode, name: &[u8]) -> Result {
-    check_name(name)?;
-    add_entry(dir, name, inode.ino(), dtype_of(inode))?;
-    // The VFS refused an unlinked inode and one at `s_max_links`.
-    inode.inc_nlink()?;
-    inode.touch_ctime();
-    inode.mark_dirty();
-    dir.touch_mtime_ctime();
-    dir.mark_dirty();
-    Ok(())
 }
 
 fn remove_entry(dir: &DInode, name: &[u8]) -> Result {
@@ -270,105 +223,179 @@ fn remove_entry(dir: &DInode, name: &[u8]) -> Result {
     Ok(())
 }
 
-pub(super) fn unlink(dir: &DInode, name: &[u8], inode: &DInode) -> Result {
-    check_droppable(inode)?;
-    remove_entry(dir, name)?;
-    inode.touch_ctime();
-    inode.drop_nlink()?;
-    inode.mark_dirty();
-    Ok(())
-}
-
-pub(super) fn rmdir(dir: &DInode, name: &[u8], inode: &DInode) -> Result {
-    if !is_empty(inode)? {
-        return Err(errno(bindings::ENOTEMPTY));
-    }
-    check_parent_droppable(dir)?;
-    remove_entry(dir, name)?;
-    inode.touch_ctime();
-    inode.clear_nlink();
-    inode.mark_dirty();
-    dir.drop_nlink()?;
-    dir.mark_dirty();
-    Ok(())
-}
-
-pub(super) fn rename(
-    old_dir: &DInode,
-    old_name: &[u8],
-    inode: &DInode,
-    new_dir: &DInode,
-    new_name: &[u8],
-    target: Option<&DInode>,
-    flags: u32,
-) -> Result {
-    check_name(new_name)?;
-    let is_dir = inode.kind() == InodeKind::Directory;
-    // Every link count this drops must be above 0 before anything changes.
-    if is_dir && !core::ptr::eq(old_dir, new_dir) {
-        check_parent_droppable(old_dir)?;
-    }
-    if let Some(target) = target {
-        check_droppable(target)?;
-        if target.kind() == InodeKind::Directory {
-            check_parent_droppable(new_dir)?;
+/// Namespace operations; the VFS holds the directories' `i_rwsem`.
+#[vtable]
+impl DirOperations for Delafs {
+    fn lookup(dir: &DInode, name: &[u8]) -> Result<Option<ARef<DInode>>> {
+        check_name(name)?;
+        let Some((slot, ino, dtype)) = find_typed(dir, name)? else {
+            return Ok(None);
+        };
+        // The root and a directory itself are never named by an entry ("." and
+        // ".." are not stored).
+        if ino == dir.ino() || ino == disk::ROOT_INO {
+            fs_err!(
+                "{}: directory {}: entry {slot} names inode {ino}, a directory above it\n",
+                dir.super_block().id(),
+                dir.ino()
+            );
+            return Err(euclean());
         }
-    }
-    if let Some(target) = target {
-        if flags & bindings::RENAME_NOREPLACE != 0 {
-            return Err(EEXIST);
-        }
-        if target.kind() == InodeKind::Directory && !is_empty(target)? {
-            return Err(errno(bindings::ENOTEMPTY));
-        }
-        // Point the existing entry at the moved inode: nothing to allocate.
-        let (slot, _) = find(new_dir, new_name)?.ok_or(ENOENT)?;
-        set_slot(
-            new_dir,
-            slot,
-            Some((new_name, inode.ino(), dtype_of(inode))),
-        )?;
-        target.touch_ctime();
-        if target.kind() == InodeKind::Directory {
-            target.clear_nlink();
-            new_dir.drop_nlink()?;
+        let inode = iget(dir.super_block(), ino)?;
+        // The entry and the inode must agree, and a directory has one name, in
+        // the directory its `parent` field names: a second name for it (a
+        // hard link) would make the tree a graph.
+        let why = if dtype != dtype_of(&inode) {
+            Some("entry type does not match the inode")
+        } else if inode.kind() == InodeKind::Directory && lock_state(&inode).parent != dir.ino() {
+            Some("directory named outside its parent")
+        } else if inode.kind() == InodeKind::Directory && named_twice(dir, slot, ino)? {
+            Some("directory named twice")
         } else {
-            target.drop_nlink()?;
+            None
+        };
+        if let Some(why) = why {
+            fs_err!(
+                "{}: directory {}: entry {slot} (inode {ino}): {why}\n",
+                dir.super_block().id(),
+                dir.ino()
+            );
+            return Err(euclean());
         }
-        target.mark_dirty();
-    } else {
-        add_entry(new_dir, new_name, inode.ino(), dtype_of(inode))?;
+        Ok(Some(inode))
     }
-    remove_entry(old_dir, old_name)?;
-    if is_dir {
-        // Raise first: with one directory, the count never passes 0.
-        new_dir.inc_nlink()?;
-        old_dir.drop_nlink()?;
-        lock_state(inode).parent = new_dir.ino();
-    }
-    inode.touch_ctime();
-    inode.mark_dirty();
-    new_dir.touch_mtime_ctime();
-    new_dir.mark_dirty();
-    old_dir.mark_dirty();
-    Ok(())
-}
 
-/// Positions: 0 and 1 are "." and "..", then 2 + slot number.
-pub(super) fn readdir(dir: &DInode, pos: &mut i64, emit: crate::vfs::DirEmit<'_>) -> Result {
-    let first = (*pos - 2).max(0) as u64;
-    let _ = for_each_entry(dir, first, |slot, entry| {
-        if !emit(entry.name, u64::from(entry.ino), entry.file_type) {
-            return Ok(ControlFlow::Break(()));
+    fn create(dir: &DInode, name: &[u8], mode: u16, owner: &Owner) -> Result<ARef<DInode>> {
+        check_name(name)?;
+        let new: NewInode<Delafs> = inode::create(dir, mode, owner)?;
+        let child = new.inode();
+        add_entry(dir, name, child.ino(), dtype_of(child))?;
+        if child.kind() == InodeKind::Directory {
+            // The VFS refused a dead directory and one at `s_max_links`.
+            dir.inc_nlink()?;
         }
-        *pos = slot as i64 + 3;
-        Ok(ControlFlow::Continue(()))
-    })?;
-    let end = 2 + (dir_blocks(dir) * disk::DIRENTS_PER_BLOCK as u64) as i64;
-    if *pos < end
-        && for_each_entry(dir, (*pos - 2) as u64, |_, _| Ok(ControlFlow::Break(())))?.is_continue()
-    {
-        *pos = end;
+        dir.touch_mtime_ctime();
+        dir.mark_dirty();
+        Ok(new.finish())
     }
-    Ok(())
+
+    fn link(inode: &DInode, dir: &DInode, name: &[u8]) -> Result {
+        check_name(name)?;
+        add_entry(dir, name, inode.ino(), dtype_of(inode))?;
+        // The VFS refused an unlinked inode and one at `s_max_links`.
+        inode.inc_nlink()?;
+        inode.touch_ctime();
+        inode.mark_dirty();
+        dir.touch_mtime_ctime();
+        dir.mark_dirty();
+        Ok(())
+    }
+
+    fn unlink(dir: &DInode, name: &[u8], inode: &DInode) -> Result {
+        check_droppable(inode)?;
+        remove_entry(dir, name)?;
+        inode.touch_ctime();
+        inode.drop_nlink()?;
+        inode.mark_dirty();
+        Ok(())
+    }
+
+    fn rmdir(dir: &DInode, name: &[u8], inode: &DInode) -> Result {
+        if !is_empty(inode)? {
+            return Err(enotempty());
+        }
+        check_parent_droppable(dir)?;
+        remove_entry(dir, name)?;
+        inode.touch_ctime();
+        inode.clear_nlink();
+        inode.mark_dirty();
+        dir.drop_nlink()?;
+        dir.mark_dirty();
+        Ok(())
+    }
+
+    fn rename(
+        old_dir: &DInode,
+        old_name: &[u8],
+        inode: &DInode,
+        new_dir: &DInode,
+        new_name: &[u8],
+        target: Option<&DInode>,
+        flags: RenameFlags,
+    ) -> Result {
+        // RENAME_EXCHANGE and RENAME_WHITEOUT are not implemented.
+        if !flags.only(RenameFlags::NOREPLACE) {
+            return Err(EINVAL);
+        }
+        check_name(new_name)?;
+        let is_dir = inode.kind() == InodeKind::Directory;
+        // Every link count this drops must be above 0 before anything changes.
+        if is_dir && !core::ptr::eq(old_dir, new_dir) {
+            check_parent_droppable(old_dir)?;
+        }
+        if let Some(target) = target {
+            check_droppable(target)?;
+            if target.kind() == InodeKind::Directory {
+                check_parent_droppable(new_dir)?;
+            }
+        }
+        if let Some(target) = target {
+            if flags.contains(RenameFlags::NOREPLACE) {
+                return Err(EEXIST);
+            }
+            if target.kind() == InodeKind::Directory && !is_empty(target)? {
+                return Err(enotempty());
+            }
+            // Point the existing entry at the moved inode: nothing to allocate.
+            let (slot, _) = find(new_dir, new_name)?.ok_or(ENOENT)?;
+            set_slot(
+                new_dir,
+                slot,
+                Some((new_name, inode.ino(), dtype_of(inode))),
+            )?;
+            target.touch_ctime();
+            if target.kind() == InodeKind::Directory {
+                target.clear_nlink();
+                new_dir.drop_nlink()?;
+            } else {
+                target.drop_nlink()?;
+            }
+            target.mark_dirty();
+        } else {
+            add_entry(new_dir, new_name, inode.ino(), dtype_of(inode))?;
+        }
+        remove_entry(old_dir, old_name)?;
+        if is_dir {
+            // Raise first: with one directory, the count never passes 0.
+            new_dir.inc_nlink()?;
+            old_dir.drop_nlink()?;
+            lock_state(inode).parent = new_dir.ino();
+        }
+        inode.touch_ctime();
+        inode.mark_dirty();
+        new_dir.touch_mtime_ctime();
+        new_dir.mark_dirty();
+        old_dir.mark_dirty();
+        Ok(())
+    }
+
+    /// Positions: 0 and 1 are "." and "..", then 2 + slot number.
+    fn readdir(dir: &DInode, pos: &mut i64, emit: DirEmit<'_>) -> Result {
+        let first = (*pos - 2).max(0) as u64;
+        let _ = for_each_entry(dir, first, |slot, entry| {
+            if !emit(entry.name, u64::from(entry.ino), entry.file_type) {
+                return Ok(ControlFlow::Break(()));
+            }
+            *pos = slot as i64 + 3;
+            Ok(ControlFlow::Continue(()))
+        })?;
+        let end = 2 + (dir_blocks(dir) * disk::DIRENTS_PER_BLOCK as u64) as i64;
+        if *pos < end
+            && for_each_entry(dir, (*pos - 2) as u64, |_, _| Ok(ControlFlow::Break(())))?
+                .is_continue()
+        {
+            *pos = end;
+        }
+        Ok(())
+    }
 }

@@ -4,11 +4,10 @@
 //! decoders of [`crate::shared::format`] applied to blocks read and written
 //! with [`crate::vfs::buffer::Buffer`].
 
-use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 
-use super::mount::Space;
+use super::alloc::Space;
 use super::DSuperBlock;
 use crate::shared::claim::{ClaimError, ClaimMap};
 use crate::shared::format::{
@@ -18,7 +17,8 @@ use crate::shared::format::{
 };
 use crate::shared::space::FreeSpace;
 use crate::vfs::buffer::Buffer;
-use crate::vfs::{errno, Time};
+use crate::vfs::error::euclean;
+use crate::vfs::{New, SbState, Time};
 
 pub(crate) use crate::shared::format::{
     DirEntry, Geometry, BLOCK_SIZE, DIRENTS_PER_BLOCK, INODES_PER_BLOCK, MAX_NAME_LEN,
@@ -50,7 +50,7 @@ pub(crate) struct DiskInode {
 }
 
 fn corrupt() -> Error {
-    errno(bindings::EUCLEAN)
+    euclean()
 }
 
 fn to_time(t: Timestamp) -> Time {
@@ -92,7 +92,7 @@ pub(crate) fn load_free_space<M: crate::shared::extent_map::OrderedMap<u64>>(
     for (i, buf) in bitmap.iter().enumerate() {
         let first = i as u64 * per_block;
         let nbits = (geo.total_blocks - first).min(per_block);
-        free.add_bitmap(buf.data(), first, nbits)
+        free.add_bitmap(buf.lock().data(), first, nbits)
             .map_err(|_| "free-space bitmap does not load")?;
     }
     Ok(())
@@ -102,7 +102,7 @@ pub(crate) fn block_used(geo: &Geometry, bitmap: &[Buffer], block: u64) -> bool 
     let (bitmap_block, bit) = geo.bitmap_location(block);
     bitmap
         .get((bitmap_block - geo.bitmap_start) as usize)
-        .is_some_and(|buf| bitmap_test(buf.data(), bit))
+        .is_some_and(|buf| bitmap_test(buf.lock().data(), bit))
 }
 
 // The buffer cache's block size (set with sb_set_blocksize()) is the
@@ -114,14 +114,14 @@ const _: () = assert!(crate::vfs::buffer::BLOCK_SIZE == BLOCK_SIZE);
 /// walk the image builder and, driving it past errors, fsck use): sorted,
 /// inside the data area, as many as the inode says, the chain loop-free.
 /// Chain block numbers and extents go to `visit`, in stored order.
-fn walk_inode_extents(
-    sb: &DSuperBlock,
+fn walk_inode_extents<S: SbState>(
+    sb: &DSuperBlock<S>,
     geo: &Geometry,
     inode: &Inode,
     visit: impl FnMut(Visit<'_>) -> Result,
 ) -> Result<(), WalkError<Error>> {
     let read = |block, f: &mut dyn FnMut(&Block)| {
-        f(sb.read_block(block)?.data());
+        f(sb.read_block(block)?.lock().data());
         Ok(())
     };
     walk_extents(geo, inode, read, visit)
@@ -133,7 +133,7 @@ fn walk_inode_extents(
 /// so two files sharing a block, an extent over an extent chain block or a
 /// chain looping back on itself are all found here).
 pub(crate) fn check_inode(
-    sb: &DSuperBlock,
+    sb: &DSuperBlock<New>,
     geo: &Geometry,
     bitmap: &[Buffer],
     claimed: &mut ClaimMap<'_>,
@@ -212,6 +212,7 @@ pub(crate) fn read_inode(
 ) -> Result<DiskInode> {
     let (block, slot) = geo.inode_location(ino).ok_or_else(corrupt)?;
     let buf = sb.read_block(block)?;
+    let buf = buf.lock();
     let raw = inode_slot(buf.data(), slot).ok_or_else(corrupt)?;
     let inode = match Inode::decode(raw) {
         Ok(Some(inode)) => inode,
@@ -319,8 +320,11 @@ pub(crate) fn write_inode(
     let head = layout.head();
     for piece in layout {
         let mut buf = sb.zeroed_block(piece.block)?;
-        piece.encode(buf.data_mut()).map_err(|_| corrupt())?;
-        buf.mark_dirty();
+        {
+            let mut bytes = buf.lock();
+            piece.encode(bytes.data_mut()).map_err(|_| corrupt())?;
+            bytes.mark_dirty();
+        }
         if sync {
             buf.sync()?;
         }
@@ -344,8 +348,11 @@ pub(crate) fn write_inode(
     }
     let (block, slot) = geo.inode_location(ino).ok_or_else(corrupt)?;
     let mut buf = sb.read_block(block)?;
-    *inode_slot_mut(buf.data_mut(), slot).ok_or_else(corrupt)? = raw;
-    buf.mark_dirty();
+    {
+        let mut bytes = buf.lock();
+        *inode_slot_mut(bytes.data_mut(), slot).ok_or_else(corrupt)? = raw;
+        bytes.mark_dirty();
+    }
     if sync {
         buf.sync()?;
     }
@@ -355,11 +362,12 @@ pub(crate) fn write_inode(
 /// Frees inode `ino`'s slot in the inode table.
 pub(crate) fn clear_inode(sb: &DSuperBlock, geo: &Geometry, ino: u64) -> Result {
     let (block, slot) = geo.inode_location(ino).ok_or_else(corrupt)?;
-    let mut buf = sb.read_block(block)?;
-    inode_slot_mut(buf.data_mut(), slot)
+    let buf = sb.read_block(block)?;
+    let mut bytes = buf.lock();
+    inode_slot_mut(bytes.data_mut(), slot)
         .ok_or_else(corrupt)?
         .fill(0);
-    buf.mark_dirty();
+    bytes.mark_dirty();
     Ok(())
 }
 

@@ -18,15 +18,18 @@
     clippy::panic
 )]
 
-use kernel::bindings;
 use kernel::prelude::*;
 
-use super::release::release_delalloc;
-use super::{lock_state, map_errno, DInode};
+use super::release::{self, release_delalloc};
+use super::{lock_state, map_errno, DInode, Delafs};
 use crate::shared::extent_map::{Filter, Lookup, State};
 use crate::shared::format::{BLOCK_SIZE, MAX_FILE_BLOCKS};
-use crate::vfs::ops::{truncate_setsize, zero_range};
-use crate::vfs::{IoKind, Mapping, MappingKind};
+use crate::vfs::error::{eopnotsupp, is_eiocbqueued};
+use crate::vfs::{
+    AddressSpaceOperations, FallocFlags, File, FileOperations, InodeKind, InodeOperations, IoKind,
+    IomapFlags, IomapOperations, IovIter, Kiocb, Mapping, MappingKind, SetAttr, VmFault,
+    VmFaultResult, Whence,
+};
 
 const BS: u64 = BLOCK_SIZE as u64;
 
@@ -73,7 +76,7 @@ fn round_down(pos: i64) -> Result<i64> {
 /// writeback) on disk; nothing if the range is empty.
 fn zero_between(inode: &DInode, from: i64, to: i64) -> Result {
     match to.checked_sub(from) {
-        Some(len) if len > 0 => zero_range(inode, from, len),
+        Some(len) if len > 0 => inode.zero_range(from, len),
         _ => Ok(()),
     }
 }
@@ -86,148 +89,6 @@ fn mapping(lblk: u64, len: u64, kind: MappingKind, new: bool) -> Result<Mapping>
         kind,
         new,
     })
-}
-
-pub(super) fn iomap_begin(
-    inode: &DInode,
-    pos: i64,
-    len: i64,
-    flags: u32,
-    kind: IoKind,
-) -> Result<Mapping> {
-    if len <= 0 {
-        return Err(EINVAL);
-    }
-    let lblk = block_of(pos)?;
-    let end_byte = pos.checked_add(len).ok_or(EFBIG)?;
-    let writing = flags & bindings::IOMAP_WRITE != 0;
-    if lblk >= MAX_FILE_BLOCKS {
-        // Past what the format maps, which is past EOF: nothing to write
-        // there (the VFS stops writes at `s_maxbytes`), and a hole to read
-        // (an O_DIRECT read across the last block goes on to here, and
-        // iomap ends it at EOF).
-        if writing {
-            return Err(EFBIG);
-        }
-        return mapping(
-            lblk,
-            blocks_to(len)?.saturating_add(1),
-            MappingKind::Hole,
-            false,
-        );
-    }
-    let end = blocks_to(end_byte)?.min(MAX_FILE_BLOCKS);
-    // `lblk < end <= 2^32` here.
-    let want = end.checked_sub(lblk).filter(|&n| n > 0).ok_or(EFBIG)?;
-    let zeroing = flags & bindings::IOMAP_ZERO != 0;
-    let sb = inode.super_block();
-    let fs = sb.data();
-    let mut state = lock_state(inode);
-
-    match state.map.lookup(lblk) {
-        Lookup::Mapped {
-            len: n,
-            state: State::Real { physical },
-        } => {
-            // A direct write overwrites in place; everyone else must not
-            // see a block an unfinished direct write allocated.
-            let (pending, n) = pending_at(&state.dio_pending, lblk, n);
-            if pending && !(kind == IoKind::Direct && writing) {
-                mapping(lblk, n, MappingKind::Unwritten { block: physical }, false)
-            } else {
-                mapping(lblk, n, MappingKind::Mapped { block: physical }, false)
-            }
-        }
-        Lookup::Mapped {
-            len: n,
-            state: State::Delalloc,
-        } => {
-            if kind == IoKind::Direct && writing {
-                // A direct write over reserved space: allocate it now.
-                let n = n.min(want);
-                state.dio_pending.reserve(1, GFP_KERNEL)?;
-                let (block, got) = fs.space.lock().alloc_reserved(n, fs.geo.data_start)?;
-                if let Err(e) = state.map.convert_delalloc(lblk, got, block) {
-                    let mut space = fs.space.lock();
-                    let _ = space.free(block, got);
-                    // Keep the reservation the delalloc extent still holds.
-                    let _ = space.reserve_up_to(got);
-                    return Err(map_errno(e));
-                }
-                pending_add(&mut state.dio_pending, lblk, got)?;
-                inode.mark_dirty();
-                return mapping(lblk, got, MappingKind::Mapped { block }, false);
-            }
-            mapping(lblk, n, MappingKind::Delalloc, false)
-        }
-        Lookup::Hole { len: n } => {
-            let n = n.min(MAX_FILE_BLOCKS.saturating_sub(lblk));
-            if !writing || zeroing {
-                return mapping(lblk, n, MappingKind::Hole, false);
-            }
-            let n = n.min(want);
-            match kind {
-                IoKind::Direct => {
-                    state.dio_pending.reserve(1, GFP_KERNEL)?;
-                    let (block, got) = fs.space.lock().alloc(n, fs.geo.data_start)?;
-                    if let Err(e) = state.map.insert(lblk, got, State::Real { physical: block }) {
-                        let _ = fs.space.lock().free(block, got);
-                        return Err(map_errno(e));
-                    }
-                    pending_add(&mut state.dio_pending, lblk, got)?;
-                    inode.add_blocks(got);
-                    inode.mark_dirty();
-                    mapping(lblk, got, MappingKind::Mapped { block }, true)
-                }
-                _ => {
-                    let got = fs.space.lock().reserve_up_to(n)?;
-                    if let Err(e) = state.map.insert(lblk, got, State::Delalloc) {
-                        fs.space.lock().unreserve(got);
-                        return Err(map_errno(e));
-                    }
-                    mapping(lblk, got, MappingKind::Delalloc, true)
-                }
-            }
-        }
-    }
-}
-
-pub(super) fn iomap_end(
-    inode: &DInode,
-    pos: i64,
-    len: i64,
-    written: isize,
-    flags: u32,
-    mapping: &Mapping,
-    kind: IoKind,
-) -> Result {
-    let written = i64::try_from(written).map_err(|_| EINVAL)?;
-    let end = round_up(pos.checked_add(len).ok_or(EFBIG)?)?;
-    if kind == IoKind::Direct && mapping.new && written < len {
-        return dio_unwritten(inode, pos, written, end, mapping);
-    }
-    // Only reservations this write made may be given back.
-    if kind != IoKind::BufferedWrite || mapping.kind != MappingKind::Delalloc || !mapping.new {
-        return Ok(());
-    }
-    // As iomap_last_written_block(): past the last block written to, or
-    // from the start of the first block if nothing was written.
-    let start = if written > 0 {
-        round_up(pos.checked_add(written).ok_or(EFBIG)?)?
-    } else {
-        round_down(pos)?
-    };
-    if start >= end {
-        return Ok(());
-    }
-    if flags & (bindings::IOMAP_ZERO | bindings::IOMAP_UNSHARE) != 0 {
-        // The caller holds the invalidate lock already.
-        release_delalloc(inode, start, end);
-    } else {
-        let _invalidate = inode.lock_invalidate();
-        release_delalloc(inode, start, end);
-    }
-    Ok(())
 }
 
 /// A direct write stopped inside blocks it allocated (a faulting buffer, an
@@ -249,68 +110,13 @@ fn dio_unwritten(inode: &DInode, pos: i64, written: i64, end: i64, mapping: &Map
     Ok(())
 }
 
-/// Writeback of the dirty bytes `[offset, offset + len)`: map the blocks
-/// under `offset`, allocating reserved blocks for at most the dirty range.
-///
-/// delafs has no unwritten extents, so an allocated block reads as whatever
-/// the disk holds until it is written. Converting the whole delalloc extent
-/// (XFS does, but into unwritten extents) would expose stale blocks wherever
-/// no data follows: a short write's release loop only punches delalloc, and
-/// fadvise(DONTNEED) writes back while that loop runs.
-pub(super) fn map_blocks(inode: &DInode, offset: i64, len: u32) -> Result<Mapping> {
-    let lblk = block_of(offset)?;
-    let dirty_end = blocks_to(offset.checked_add(i64::from(len)).ok_or(EFBIG)?)?;
-    let dirty_blocks = dirty_end.saturating_sub(lblk).max(1);
-    let fs = inode.super_block().data();
-    let mut state = lock_state(inode);
-    // Right after the previous block on disk, if it has one: writeback in
-    // file order then allocates contiguously.
-    let goal = match lblk.checked_sub(1).map(|prev| state.map.lookup(prev)) {
-        Some(Lookup::Mapped {
-            state: State::Real { physical },
-            ..
-        }) => physical.saturating_add(1),
-        _ => fs.geo.data_start,
-    };
-    match state.map.lookup(lblk) {
-        Lookup::Mapped {
-            len,
-            state: State::Real { physical },
-        } => mapping(lblk, len, MappingKind::Mapped { block: physical }, false),
-        Lookup::Mapped {
-            len,
-            state: State::Delalloc,
-        } => {
-            let (block, got) = fs
-                .space
-                .lock()
-                .alloc_reserved(len.min(dirty_blocks), goal)?;
-            if let Err(e) = state.map.convert_delalloc(lblk, got, block) {
-                let mut space = fs.space.lock();
-                let _ = space.free(block, got);
-                // Keep the reservation the delalloc extent still holds.
-                let _ = space.reserve_up_to(got);
-                return Err(map_errno(e));
-            }
-            inode.mark_dirty();
-            mapping(lblk, got, MappingKind::Mapped { block }, false)
-        }
-        Lookup::Hole { len } => mapping(
-            lblk,
-            len.min(MAX_FILE_BLOCKS.saturating_sub(lblk)).max(1),
-            MappingKind::Hole,
-            false,
-        ),
-    }
-}
-
 /// Before a write of `[pos, end)`: when it ends past EOF, the file is about
 /// to grow over bytes it was never given. The rest of the EOF block may hold
 /// bytes an mmap write left past EOF: they must read as zeros (as
 /// xfs_file_write_zero_eof() does). Blocks past the EOF block may be left by
 /// a direct write that failed, or by an unclean shutdown: they go before the
 /// file grows over them.
-pub(super) fn prepare_write(inode: &DInode, pos: i64, end: i64) -> Result {
+fn prepare_write(inode: &DInode, pos: i64, end: i64) -> Result {
     let size = inode.size();
     if end <= size {
         return Ok(());
@@ -391,53 +197,10 @@ fn pending_clear(pending: &mut KVec<(u64, u64)>, first: u64, end: u64) {
     }
 }
 
-/// `iomap_dio_ops::end_io` of a direct write of `size` bytes at `offset`;
-/// `failed` if it ended with an error. The data of a successful write is
-/// on disk now (iomap has not yet invalidated the range: folios built from
-/// the zeros read meanwhile go next). A failed one keeps its blocks
-/// reading as zeros: what reached the disk is not known.
-pub(super) fn dio_write_done(inode: &DInode, offset: i64, size: isize, failed: bool) -> Result {
-    if size <= 0 {
-        return Ok(());
-    }
-    let size = i64::try_from(size).map_err(|_| EINVAL)?;
-    let end = offset.checked_add(size).ok_or(EFBIG)?;
-    if failed {
-        return Ok(());
-    }
-    {
-        let mut state = lock_state(inode);
-        pending_clear(
-            &mut state.dio_pending,
-            block_of(offset)?,
-            blocks_to(end)?.min(MAX_FILE_BLOCKS),
-        );
-    }
-    if end > inode.size() {
-        inode.set_size(end);
-        inode.mark_dirty();
-    }
-    Ok(())
-}
-
 /// A direct write meant to grow the file did not: whatever it
 /// wrote or allocated past EOF is not file data. The inode lock is held and
 /// every direct I/O of the inode is complete.
-pub(super) fn dio_write_failed(inode: &DInode) -> Result {
-    trim_eof(inode)
-}
-
-/// The last reference to an open file is going: like xfs_release()
-/// trimming post-EOF blocks, drop what a queued direct write that failed
-/// may have left past EOF.
-pub(super) fn release_file(inode: &DInode) -> Result {
-    let first = blocks_to(inode.size())?;
-    if lock_state(inode).map.next_from(first).is_none() {
-        return Ok(());
-    }
-    let _lock = inode.lock();
-    inode.dio_wait();
-    let _invalidate = inode.lock_invalidate();
+fn dio_write_failed(inode: &DInode) -> Result {
     trim_eof(inode)
 }
 
@@ -474,7 +237,9 @@ fn remove_blocks(inode: &DInode, first: u64, end: u64) -> Result {
 
 /// truncate(2); the inode lock and invalidate lock are held, and no direct
 /// I/O is in flight.
-pub(super) fn setsize(inode: &DInode, size: i64) -> Result {
+fn setsize(inode: &DInode, size: i64) -> Result {
+    inode.assert_locked_write();
+    inode.assert_invalidate_locked_write();
     if !(0..=MAX_BYTES).contains(&size) {
         return Err(EFBIG);
     }
@@ -485,7 +250,7 @@ pub(super) fn setsize(inode: &DInode, size: i64) -> Result {
         if size != new_eof_end {
             zero_between(inode, size, new_eof_end)?;
         }
-        truncate_setsize(inode, size);
+        inode.truncate_setsize(size);
         remove_blocks(inode, block_of(new_eof_end)?, MAX_FILE_BLOCKS)?;
     } else {
         // mmap may have left bytes past the old EOF in its last folio, and
@@ -495,7 +260,7 @@ pub(super) fn setsize(inode: &DInode, size: i64) -> Result {
             zero_between(inode, old, old_eof_end)?;
         }
         trim_eof(inode)?;
-        truncate_setsize(inode, size);
+        inode.truncate_setsize(size);
     }
     inode.touch_mtime_ctime();
     inode.mark_dirty();
@@ -503,7 +268,9 @@ pub(super) fn setsize(inode: &DInode, size: i64) -> Result {
 }
 
 /// FALLOC_FL_PUNCH_HOLE; the inode lock and invalidate lock are held.
-pub(super) fn punch_hole(inode: &DInode, offset: i64, len: i64) -> Result {
+fn punch_hole(inode: &DInode, offset: i64, len: i64) -> Result {
+    inode.assert_locked_write();
+    inode.assert_invalidate_locked_write();
     if offset < 0 || len <= 0 {
         return Err(EINVAL);
     }
@@ -534,4 +301,384 @@ pub(super) fn punch_hole(inode: &DInode, offset: i64, len: i64) -> Result {
     inode.touch_mtime_ctime();
     inode.mark_dirty();
     Ok(())
+}
+
+/// Mappings for iomap, with delayed allocation for buffered writes.
+#[vtable]
+impl IomapOperations for Delafs {
+    fn iomap_begin(
+        inode: &DInode,
+        pos: i64,
+        len: i64,
+        flags: IomapFlags,
+        kind: IoKind,
+    ) -> Result<Mapping> {
+        if len <= 0 {
+            return Err(EINVAL);
+        }
+        let lblk = block_of(pos)?;
+        let end_byte = pos.checked_add(len).ok_or(EFBIG)?;
+        let writing = flags.intersects(IomapFlags::WRITE);
+        if lblk >= MAX_FILE_BLOCKS {
+            // Past what the format maps, which is past EOF: nothing to write
+            // there (the VFS stops writes at `s_maxbytes`), and a hole to read
+            // (an O_DIRECT read across the last block goes on to here, and
+            // iomap ends it at EOF).
+            if writing {
+                return Err(EFBIG);
+            }
+            return mapping(
+                lblk,
+                blocks_to(len)?.saturating_add(1),
+                MappingKind::Hole,
+                false,
+            );
+        }
+        let end = blocks_to(end_byte)?.min(MAX_FILE_BLOCKS);
+        // `lblk < end <= 2^32` here.
+        let want = end.checked_sub(lblk).filter(|&n| n > 0).ok_or(EFBIG)?;
+        let zeroing = flags.intersects(IomapFlags::ZERO);
+        let sb = inode.super_block();
+        let fs = sb.data();
+        let mut state = lock_state(inode);
+
+        match state.map.lookup(lblk) {
+            Lookup::Mapped {
+                len: n,
+                state: State::Real { physical },
+            } => {
+                // A direct write overwrites in place; everyone else must not
+                // see a block an unfinished direct write allocated.
+                let (pending, n) = pending_at(&state.dio_pending, lblk, n);
+                if pending && !(kind == IoKind::Direct && writing) {
+                    mapping(lblk, n, MappingKind::Unwritten { block: physical }, false)
+                } else {
+                    mapping(lblk, n, MappingKind::Mapped { block: physical }, false)
+                }
+            }
+            Lookup::Mapped {
+                len: n,
+                state: State::Delalloc,
+            } => {
+                if kind == IoKind::Direct && writing {
+                    // A direct write over reserved space: allocate it now.
+                    let n = n.min(want);
+                    state.dio_pending.reserve(1, GFP_KERNEL)?;
+                    let (block, got) = fs.space.lock().alloc_reserved(n, fs.geo.data_start)?;
+                    if let Err(e) = state.map.convert_delalloc(lblk, got, block) {
+                        let mut space = fs.space.lock();
+                        let _ = space.free(block, got);
+                        // Keep the reservation the delalloc extent still holds.
+                        let _ = space.reserve_up_to(got);
+                        return Err(map_errno(e));
+                    }
+                    pending_add(&mut state.dio_pending, lblk, got)?;
+                    inode.mark_dirty();
+                    return mapping(lblk, got, MappingKind::Mapped { block }, false);
+                }
+                mapping(lblk, n, MappingKind::Delalloc, false)
+            }
+            Lookup::Hole { len: n } => {
+                let n = n.min(MAX_FILE_BLOCKS.saturating_sub(lblk));
+                if !writing || zeroing {
+                    return mapping(lblk, n, MappingKind::Hole, false);
+                }
+                let n = n.min(want);
+                match kind {
+                    IoKind::Direct => {
+                        state.dio_pending.reserve(1, GFP_KERNEL)?;
+                        let (block, got) = fs.space.lock().alloc(n, fs.geo.data_start)?;
+                        if let Err(e) = state.map.insert(lblk, got, State::Real { physical: block })
+                        {
+                            let _ = fs.space.lock().free(block, got);
+                            return Err(map_errno(e));
+                        }
+                        pending_add(&mut state.dio_pending, lblk, got)?;
+                        inode.add_blocks(got);
+                        inode.mark_dirty();
+                        mapping(lblk, got, MappingKind::Mapped { block }, true)
+                    }
+                    _ => {
+                        let got = fs.space.lock().reserve_up_to(n)?;
+                        if let Err(e) = state.map.insert(lblk, got, State::Delalloc) {
+                            fs.space.lock().unreserve(got);
+                            return Err(map_errno(e));
+                        }
+                        mapping(lblk, got, MappingKind::Delalloc, true)
+                    }
+                }
+            }
+        }
+    }
+
+    fn iomap_end(
+        inode: &DInode,
+        pos: i64,
+        len: i64,
+        written: isize,
+        flags: IomapFlags,
+        mapping: &Mapping,
+        kind: IoKind,
+    ) -> Result {
+        let written = i64::try_from(written).map_err(|_| EINVAL)?;
+        let end = round_up(pos.checked_add(len).ok_or(EFBIG)?)?;
+        if kind == IoKind::Direct && mapping.new && written < len {
+            return dio_unwritten(inode, pos, written, end, mapping);
+        }
+        // Only reservations this write made may be given back.
+        if kind != IoKind::BufferedWrite || mapping.kind != MappingKind::Delalloc || !mapping.new {
+            return Ok(());
+        }
+        // As iomap_last_written_block(): past the last block written to, or
+        // from the start of the first block if nothing was written.
+        let start = if written > 0 {
+            round_up(pos.checked_add(written).ok_or(EFBIG)?)?
+        } else {
+            round_down(pos)?
+        };
+        if start >= end {
+            return Ok(());
+        }
+        if flags.intersects(IomapFlags::ZERO | IomapFlags::UNSHARE) {
+            // The caller holds the invalidate lock already.
+            release_delalloc(inode, start, end);
+        } else {
+            let _invalidate = inode.lock_invalidate();
+            release_delalloc(inode, start, end);
+        }
+        Ok(())
+    }
+
+    /// `iomap_dio_ops::end_io` of a direct write of `size` bytes at `offset`;
+    /// `failed` if it ended with an error. The data of a successful write is
+    /// on disk now (iomap has not yet invalidated the range: folios built from
+    /// the zeros read meanwhile go next). A failed one keeps its blocks
+    /// reading as zeros: what reached the disk is not known.
+    fn dio_write_end_io(inode: &DInode, offset: i64, size: isize, failed: bool) -> Result {
+        release::count_dio_completion();
+        if size <= 0 {
+            return Ok(());
+        }
+        let size = i64::try_from(size).map_err(|_| EINVAL)?;
+        let end = offset.checked_add(size).ok_or(EFBIG)?;
+        if failed {
+            return Ok(());
+        }
+        {
+            let mut state = lock_state(inode);
+            pending_clear(
+                &mut state.dio_pending,
+                block_of(offset)?,
+                blocks_to(end)?.min(MAX_FILE_BLOCKS),
+            );
+        }
+        if end > inode.size() {
+            inode.set_size(end);
+            inode.mark_dirty();
+        }
+        Ok(())
+    }
+}
+
+#[vtable]
+impl AddressSpaceOperations for Delafs {
+    /// Writeback of the dirty bytes `[offset, offset + len)`: map the blocks
+    /// under `offset`, allocating reserved blocks for at most the dirty range.
+    ///
+    /// delafs has no unwritten extents, so an allocated block reads as whatever
+    /// the disk holds until it is written. Converting the whole delalloc extent
+    /// (XFS does, but into unwritten extents) would expose stale blocks wherever
+    /// no data follows: a short write's release loop only punches delalloc, and
+    /// fadvise(DONTNEED) writes back while that loop runs.
+    fn map_blocks(inode: &DInode, offset: i64, len: u32) -> Result<Mapping> {
+        let lblk = block_of(offset)?;
+        let dirty_end = blocks_to(offset.checked_add(i64::from(len)).ok_or(EFBIG)?)?;
+        let dirty_blocks = dirty_end.saturating_sub(lblk).max(1);
+        let fs = inode.super_block().data();
+        let mut state = lock_state(inode);
+        // Right after the previous block on disk, if it has one: writeback in
+        // file order then allocates contiguously.
+        let goal = match lblk.checked_sub(1).map(|prev| state.map.lookup(prev)) {
+            Some(Lookup::Mapped {
+                state: State::Real { physical },
+                ..
+            }) => physical.saturating_add(1),
+            _ => fs.geo.data_start,
+        };
+        match state.map.lookup(lblk) {
+            Lookup::Mapped {
+                len,
+                state: State::Real { physical },
+            } => mapping(lblk, len, MappingKind::Mapped { block: physical }, false),
+            Lookup::Mapped {
+                len,
+                state: State::Delalloc,
+            } => {
+                let (block, got) = fs
+                    .space
+                    .lock()
+                    .alloc_reserved(len.min(dirty_blocks), goal)?;
+                if let Err(e) = state.map.convert_delalloc(lblk, got, block) {
+                    let mut space = fs.space.lock();
+                    let _ = space.free(block, got);
+                    // Keep the reservation the delalloc extent still holds.
+                    let _ = space.reserve_up_to(got);
+                    return Err(map_errno(e));
+                }
+                inode.mark_dirty();
+                mapping(lblk, got, MappingKind::Mapped { block }, false)
+            }
+            Lookup::Hole { len } => mapping(
+                lblk,
+                len.min(MAX_FILE_BLOCKS.saturating_sub(lblk)).max(1),
+                MappingKind::Hole,
+                false,
+            ),
+        }
+    }
+}
+
+/// The policy of open files: which locks each path takes, which fallocate
+/// modes exist.
+#[vtable]
+impl FileOperations for Delafs {
+    fn llseek(file: &File<Self>, offset: i64, whence: Whence) -> Result<i64> {
+        if whence != Whence::SEEK_HOLE && whence != Whence::SEEK_DATA {
+            return file.generic_llseek(offset, whence);
+        }
+        let inode = file.inode();
+        let pos = {
+            let _lock = inode.lock_shared();
+            inode.seek_hole_data(offset, whence)?
+        };
+        file.set_pos(pos, MAX_BYTES)
+    }
+
+    /// Direct reads take the inode lock shared, against truncate and punch;
+    /// buffered reads rely on the page cache's own locking.
+    fn read_iter(iocb: &Kiocb<Self>, to: &IovIter) -> Result<isize> {
+        if !iocb.is_direct() {
+            return iocb.generic_read(to);
+        }
+        let ret = {
+            let _lock = iocb.inode().lock_shared();
+            iocb.dio_read(to)
+        };
+        iocb.file().accessed();
+        ret
+    }
+
+    /// Writes take the inode lock exclusively; `O_SYNC` is honoured after
+    /// it is dropped.
+    fn write_iter(iocb: &Kiocb<Self>, from: &IovIter) -> Result<isize> {
+        let written = {
+            let _lock = iocb.inode().lock();
+            write_locked(iocb, from)?
+        };
+        if written > 0 {
+            return iocb.write_sync(written);
+        }
+        Ok(written)
+    }
+
+    fn fsync(file: &File<Self>, start: i64, end: i64, _datasync: bool) -> Result {
+        file.write_and_wait_range(start, end)?;
+        let inode = file.inode();
+        inode.sync_metadata()?;
+        let sb = inode.super_block();
+        sb.sync_metadata()?;
+        sb.flush_device()
+    }
+
+    /// Freeze protection, then the invalidate lock shared: it serialises
+    /// against truncate and punch, which take it exclusively, so no folio is
+    /// re-dirtied while they run.
+    fn page_mkwrite(vmf: &VmFault<Self>) -> VmFaultResult {
+        let file = vmf.file();
+        let inode = file.inode();
+        let _freeze = inode.super_block().start_pagefault();
+        file.update_time();
+        let _invalidate = inode.lock_invalidate_shared();
+        vmf.iomap_page_mkwrite()
+    }
+
+    /// Only hole punching: without unwritten extents, preallocation and
+    /// zero-range cannot be done cleanly (see the README). The inode lock,
+    /// then the invalidate lock, both exclusively, and no direct I/O in
+    /// flight.
+    fn fallocate(file: &File<Self>, mode: FallocFlags, offset: i64, len: i64) -> Result {
+        if mode != FallocFlags::PUNCH_HOLE | FallocFlags::KEEP_SIZE {
+            return Err(eopnotsupp());
+        }
+        let inode = file.inode();
+        let _lock = inode.lock();
+        let _invalidate = inode.lock_invalidate();
+        inode.dio_wait();
+        file.modified()?;
+        punch_hole(inode, offset, len)
+    }
+
+    /// The last reference to an open file is going: like xfs_release()
+    /// trimming post-EOF blocks, drop what a queued direct write that failed
+    /// may have left past EOF.
+    fn release(inode: &DInode) -> Result {
+        let first = blocks_to(inode.size())?;
+        if lock_state(inode).map.next_from(first).is_none() {
+            return Ok(());
+        }
+        let _lock = inode.lock();
+        inode.dio_wait();
+        let _invalidate = inode.lock_invalidate();
+        trim_eof(inode)
+    }
+}
+
+/// What `write_iter` does under the inode lock.
+fn write_locked(iocb: &Kiocb<Delafs>, from: &IovIter) -> Result<isize> {
+    let inode = iocb.inode();
+    let count = iocb.write_checks(from)?;
+    if count == 0 {
+        return Ok(0);
+    }
+    iocb.file().modified()?;
+    // The position is final after the checks, which clipped `count` to
+    // `s_maxbytes - pos`.
+    let pos = iocb.pos();
+    let end = pos.checked_add(count as i64).ok_or(EFBIG)?;
+    prepare_write(inode, pos, end)?;
+    if !iocb.is_direct() {
+        return iocb.buffered_write(from);
+    }
+    let ret = iocb.dio_write(from);
+    // A direct write that failed, or came up short, past EOF may leave
+    // blocks it wrote (or allocated) beyond the size: once every direct I/O
+    // is done, they go. A queued one cleans up when the file is released.
+    let queued = matches!(&ret, Err(e) if is_eiocbqueued(e));
+    if !queued && end > inode.size() {
+        inode.dio_wait();
+        dio_write_failed(inode)?;
+    }
+    ret
+}
+
+/// Attribute changes; a size change (truncate) takes the invalidate lock
+/// exclusively and waits for direct I/O, inside the inode lock the VFS
+/// holds.
+#[vtable]
+impl InodeOperations for Delafs {
+    fn setattr(attr: &SetAttr<'_, Self>) -> Result {
+        attr.prepare()?;
+        let inode = attr.inode();
+        if let Some(size) = attr.size().filter(|&size| size != inode.size()) {
+            if inode.kind() != InodeKind::Regular {
+                return Err(EINVAL);
+            }
+            let _invalidate = inode.lock_invalidate();
+            inode.dio_wait();
+            setsize(inode, size)?;
+        }
+        attr.copy();
+        inode.mark_dirty();
+        Ok(())
+    }
 }

@@ -2,7 +2,6 @@
 
 //! Inodes: loading from and writing to the inode table, creation, eviction.
 
-use kernel::bindings;
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -13,7 +12,8 @@ use super::rbmap::RbMap;
 use super::{lock_state, DInode, DSuperBlock};
 use crate::shared::extent_map::{ExtentMap, Filter, Mapping, State};
 use crate::shared::format::{S_IFDIR, S_IFMT, S_IFREG};
-use crate::vfs::{errno, InodeKind, NewInode, Owner};
+use crate::vfs::error::euclean;
+use crate::vfs::{InodeKind, NewInode, Owner};
 
 /// The in-memory extent map of a file or directory.
 pub(crate) type Extents = ExtentMap<RbMap<Mapping>>;
@@ -58,7 +58,7 @@ impl InodeInfo {
 }
 
 fn corrupt() -> Error {
-    errno(bindings::EUCLEAN)
+    euclean()
 }
 
 /// Inode `ino`, from the cache or loaded from the inode table.

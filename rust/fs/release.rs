@@ -198,6 +198,7 @@ pub(crate) fn punch_delalloc(inode: &DInode, start: i64, len: i64) {
 /// `[start, end)` that no dirty folio needs. The caller holds the invalidate
 /// lock exclusively.
 pub(crate) fn release_delalloc(inode: &DInode, start: i64, end: i64) {
+    inode.assert_invalidate_locked_write();
     let mode = if RELEASE_MODE.load(Ordering::Relaxed) == 1 {
         Mode::Legacy
     } else {

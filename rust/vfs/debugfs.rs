@@ -13,7 +13,7 @@ use kernel::str::CStr;
 use kernel::types::Opaque;
 use kernel::uaccess::UserSlice;
 
-use super::from_err_ptr;
+use super::error::from_err_ptr;
 
 /// Formats the contents of a file at each read.
 pub(crate) type ShowFn = fn(&mut Text) -> Result;
@@ -95,7 +95,8 @@ pub(crate) struct Dir {
 // SAFETY: the dentry is only passed to debugfs functions, which do their own
 // locking.
 unsafe impl Send for Dir {}
-// SAFETY: as above.
+// SAFETY: `&self` methods only pass the dentry to debugfs functions, which
+// do their own locking.
 unsafe impl Sync for Dir {}
 
 impl Dir {
@@ -149,7 +150,12 @@ impl Drop for Dir {
 }
 
 /// The spec a file was created with.
-fn file_spec(file: *mut bindings::file) -> &'static FileSpec {
+///
+/// # Safety
+///
+/// `file` is an open file created by [`Dir::file`] and opened through
+/// `TEXT_FOPS` (`simple_open`).
+unsafe fn file_spec(file: *mut bindings::file) -> &'static FileSpec {
     // SAFETY: `simple_open` copied the inode's `i_private` into
     // `private_data`, and `Dir::file` stored a `&'static FileSpec` there.
     unsafe { &*(*file).private_data.cast::<FileSpec>() }
@@ -168,7 +174,9 @@ unsafe extern "C" fn text_write(
     _ppos: *mut bindings::loff_t,
 ) -> isize {
     from_result(|| {
-        let store = file_spec(file).store.ok_or(EINVAL)?;
+        // SAFETY: the VFS passes an open file of ours (function safety
+        // requirements).
+        let store = unsafe { file_spec(file) }.store.ok_or(EINVAL)?;
         if count > MAX_WRITE {
             return Err(EINVAL);
         }
@@ -194,7 +202,9 @@ unsafe extern "C" fn text_read(
     ppos: *mut bindings::loff_t,
 ) -> isize {
     from_result(|| {
-        let spec = file_spec(file);
+        // SAFETY: the VFS passes an open file of ours (function safety
+        // requirements).
+        let spec = unsafe { file_spec(file) };
         let mut text = Text::new();
         (spec.show)(&mut text).map_err(|_| ENOSPC)?;
         let bytes = text.as_bytes();

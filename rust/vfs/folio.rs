@@ -9,8 +9,9 @@ use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::error::Result;
 
+use super::error::NEG_ENXIO;
+use super::filesystem::FileSystem;
 use super::inode::{Inode, NewInode};
-use super::FileSystem;
 
 /// A locked, referenced page cache folio; unlocked and released on drop.
 ///
@@ -29,12 +30,12 @@ impl LockedFolio {
     }
 
     pub(crate) fn size(&self) -> i64 {
-        // SAFETY: as above.
+        // SAFETY: the folio is live and locked (type invariant).
         unsafe { bindings::folio_size(self.folio.as_ptr()) as i64 }
     }
 
     pub(crate) fn is_dirty(&self) -> bool {
-        // SAFETY: as above.
+        // SAFETY: the folio is live and locked (type invariant).
         unsafe { bindings::folio_test_dirty(self.folio.as_ptr()) }
     }
 
@@ -103,7 +104,7 @@ impl<T: FileSystem> Inode<T> {
         // SAFETY: live inode with a valid mapping.
         let ret =
             unsafe { bindings::mapping_seek_hole_data(self.mapping(), start, end, whence as i32) };
-        if ret == -(bindings::ENXIO as i64) {
+        if ret == NEG_ENXIO {
             return Ok(None);
         }
         if ret < 0 {

@@ -13,8 +13,15 @@ use kernel::prelude::*;
 use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 
 use super::buffer::BLOCK_SIZE;
-use super::sb::SuperBlock;
-use super::FileSystem;
+use super::error::euclean;
+use super::filesystem::FileSystem;
+use super::sb::{DataInited, SuperBlock};
+
+// rust/vfs/lockdep.c: lockdep's assertions, which are macros.
+extern "C" {
+    fn delafs_assert_rwsem_held_write(sem: *mut bindings::rw_semaphore);
+    fn delafs_assert_rwsem_held(sem: *mut bindings::rw_semaphore);
+}
 
 /// A VFS inode followed by the filesystem's own data, allocated together by
 /// `super_operations::alloc_inode`.
@@ -38,10 +45,11 @@ impl<T: FileSystem> InodeWithData<T> {
         // SAFETY: the inode is never moved out of the box; `free` rebuilds
         // the box from the pointer.
         let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(boxed) });
-        // SAFETY: `raw` is a valid allocation; `inode_init_once` initialises
-        // the (uninitialised) VFS inode in place.
+        // SAFETY: `raw` is the valid allocation just made; taking a field's
+        // address reads nothing.
         let inode = unsafe { (*raw).inode.get() };
-        // SAFETY: as above.
+        // SAFETY: `inode` points into the new allocation, which nobody else
+        // can see yet; `inode_init_once` initialises it in place.
         unsafe { bindings::inode_init_once(inode) };
         Ok(inode)
     }
@@ -55,7 +63,8 @@ impl<T: FileSystem> InodeWithData<T> {
         // SAFETY: by the safety requirements `inode` is the `inode` field of
         // an `InodeWithData<T>` allocated by `alloc` with `KBox`.
         let this = unsafe { kernel::container_of!(inode, Self, inode) }.cast_mut();
-        // SAFETY: as above; nobody uses it any more.
+        // SAFETY: `this` came from `KBox::into_raw` in `alloc`, and the VFS
+        // is done with the inode (function safety requirements).
         drop(unsafe { KBox::from_raw(this) });
     }
 }
@@ -64,15 +73,18 @@ impl<T: FileSystem> InodeWithData<T> {
 ///
 /// # Invariants
 ///
-/// The wrapped inode is embedded in an [`InodeWithData<T>`] and belongs to a
-/// superblock of `T`.
+/// The wrapped inode is live (referenced) for as long as a `&Self` exists, is
+/// embedded in an [`InodeWithData<T>`], and belongs to a superblock of `T`
+/// whose `s_fs_info` is set (inodes are only made by [`SuperBlock::iget`] and
+/// [`SuperBlock::new_inode`], which need a [`DataInited`] superblock).
 #[repr(transparent)]
 pub(crate) struct Inode<T: FileSystem>(Opaque<bindings::inode>, PhantomData<T>);
 
-// SAFETY: inode fields are accessed through kernel helpers with their own
-// locking; the filesystem data is `Send + Sync`.
+// SAFETY: an inode reference may be dropped (`iput()`) by any task, and the
+// filesystem data is `Send` (`FileSystem::InodeData: Send`).
 unsafe impl<T: FileSystem> Send for Inode<T> {}
-// SAFETY: as above.
+// SAFETY: every `&self` method goes through kernel helpers that do their own
+// locking or through the filesystem data, which is `Sync`.
 unsafe impl<T: FileSystem> Sync for Inode<T> {}
 
 // SAFETY: `ihold`/`iput` keep the inode alive while a reference exists.
@@ -85,6 +97,32 @@ unsafe impl<T: FileSystem> AlwaysRefCounted for Inode<T> {
     unsafe fn dec_ref(obj: NonNull<Self>) {
         // SAFETY: the caller owns a reference.
         unsafe { bindings::iput(obj.cast().as_ptr()) };
+    }
+}
+
+/// Who a new inode belongs to: the creating task, through the idmap of the
+/// mount it creates through (`struct mnt_idmap`), as the VFS passed it to the
+/// creating operation.
+///
+/// # Invariants
+///
+/// Wraps a live `mnt_idmap` (the mount, or `nop_mnt_idmap`, pins it).
+#[repr(transparent)]
+pub(crate) struct Owner(Opaque<bindings::mnt_idmap>);
+
+impl Owner {
+    /// # Safety
+    ///
+    /// `idmap` is the idmap the VFS passed to the running operation; it
+    /// stays alive for `'a`.
+    pub(super) unsafe fn from_raw<'a>(idmap: *mut bindings::mnt_idmap) -> &'a Self {
+        // SAFETY: `Self` is `repr(transparent)` over `mnt_idmap`; the caller
+        // guarantees the pointee is alive for `'a`.
+        unsafe { &*idmap.cast() }
+    }
+
+    fn as_raw(&self) -> *mut bindings::mnt_idmap {
+        self.0.get()
     }
 }
 
@@ -123,13 +161,13 @@ impl<T: FileSystem> Inode<T> {
     /// # Safety
     ///
     /// `ptr` is a live inode of filesystem `T` that stays alive for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::inode) -> &'a Self {
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::inode) -> &'a Self {
         // SAFETY: `Self` is `repr(transparent)` over the inode; the caller
         // guarantees validity and lifetime.
         unsafe { &*ptr.cast() }
     }
 
-    pub(crate) fn as_raw(&self) -> *mut bindings::inode {
+    pub(super) fn as_raw(&self) -> *mut bindings::inode {
         self.0.get()
     }
 
@@ -138,7 +176,8 @@ impl<T: FileSystem> Inode<T> {
         // SAFETY: by the type invariant the inode is embedded in an
         // `InodeWithData<T>`, which lives as long as the inode.
         let outer = unsafe { kernel::container_of!(self.as_raw(), InodeWithData<T>, inode) };
-        // SAFETY: as above.
+        // SAFETY: `outer` is the live `InodeWithData<T>` (above), and `data`
+        // is only ever shared.
         unsafe { &(*outer).data }
     }
 
@@ -194,9 +233,10 @@ impl<T: FileSystem> Inode<T> {
     pub(crate) fn inc_nlink(&self) -> Result {
         let n = self.nlink();
         if n == 0 || n >= T::MAX_LINKS {
-            return Err(crate::vfs::errno(bindings::EUCLEAN));
+            return Err(euclean());
         }
-        // SAFETY: as above; the count is neither 0 nor at its maximum.
+        // SAFETY: the inode is live (type invariant); the count is neither 0
+        // nor at its maximum, so `inc_nlink()` does not warn.
         unsafe { bindings::inc_nlink(self.as_raw()) };
         Ok(())
     }
@@ -205,46 +245,47 @@ impl<T: FileSystem> Inode<T> {
     /// warn about: an on-disk count that was too small) is left alone.
     pub(crate) fn drop_nlink(&self) -> Result {
         if self.nlink() == 0 {
-            return Err(crate::vfs::errno(bindings::EUCLEAN));
+            return Err(euclean());
         }
-        // SAFETY: as above; the count is not 0.
+        // SAFETY: the inode is live (type invariant); the count is not 0, so
+        // `drop_nlink()` does not warn.
         unsafe { bindings::drop_nlink(self.as_raw()) };
         Ok(())
     }
 
     pub(crate) fn clear_nlink(&self) {
-        // SAFETY: as above.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::clear_nlink(self.as_raw()) };
     }
 
     pub(crate) fn uid(&self) -> u32 {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::i_uid_read(self.as_raw()) }
     }
 
     pub(crate) fn gid(&self) -> u32 {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::i_gid_read(self.as_raw()) }
     }
 
     pub(crate) fn atime(&self) -> Time {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         Time::from_ts(unsafe { bindings::inode_get_atime(self.as_raw()) })
     }
 
     pub(crate) fn mtime(&self) -> Time {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         Time::from_ts(unsafe { bindings::inode_get_mtime(self.as_raw()) })
     }
 
     pub(crate) fn ctime(&self) -> Time {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         Time::from_ts(unsafe { bindings::inode_get_ctime(self.as_raw()) })
     }
 
     /// Sets mtime and ctime to now, as after a directory change.
     pub(crate) fn touch_mtime_ctime(&self) {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe {
             let now = bindings::inode_set_ctime_current(self.as_raw());
             bindings::inode_set_mtime_to_ts(self.as_raw(), now);
@@ -252,7 +293,7 @@ impl<T: FileSystem> Inode<T> {
     }
 
     pub(crate) fn touch_ctime(&self) {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::inode_set_ctime_current(self.as_raw()) };
     }
 
@@ -271,64 +312,112 @@ impl<T: FileSystem> Inode<T> {
     }
 
     pub(crate) fn mark_dirty(&self) {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::mark_inode_dirty(self.as_raw()) };
     }
 
-    pub(crate) fn mapping(&self) -> *mut bindings::address_space {
+    /// The inode's page cache, for the calls of this layer.
+    pub(super) fn mapping(&self) -> *mut bindings::address_space {
         // SAFETY: `i_mapping` is set at allocation and never changes for
         // our inodes.
         unsafe { (*self.as_raw()).i_mapping }
+    }
+
+    /// Sets `i_size` and drops the page cache past it (`truncate_setsize()`).
+    /// The caller holds the inode lock exclusively, as truncate does.
+    pub(crate) fn truncate_setsize(&self, size: i64) {
+        self.assert_locked_write();
+        // SAFETY: live inode (type invariant); its lock is held (asserted
+        // above), which `truncate_setsize()` needs for `i_size_write()`.
+        unsafe { bindings::truncate_setsize(self.as_raw(), size) };
+    }
+
+    /// Asserts (with lockdep) that this task holds the inode lock
+    /// exclusively.
+    pub(crate) fn assert_locked_write(&self) {
+        // SAFETY: `i_rwsem` of a live inode (type invariant) is a valid
+        // rwsem; the helper only reads lockdep's state.
+        unsafe { delafs_assert_rwsem_held_write(&raw mut (*self.as_raw()).i_rwsem) };
+    }
+
+    /// Asserts (with lockdep) that this task holds the inode lock, shared or
+    /// exclusively.
+    pub(crate) fn assert_locked(&self) {
+        // SAFETY: as in `assert_locked_write`.
+        unsafe { delafs_assert_rwsem_held(&raw mut (*self.as_raw()).i_rwsem) };
+    }
+
+    /// Asserts (with lockdep) that this task holds the mapping's invalidate
+    /// lock exclusively, as iomap's delalloc release asserts.
+    pub(crate) fn assert_invalidate_locked_write(&self) {
+        // SAFETY: `i_mapping` of a live inode is a valid mapping whose
+        // `invalidate_lock` is a valid rwsem; the helper only reads
+        // lockdep's state.
+        unsafe { delafs_assert_rwsem_held_write(&raw mut (*self.mapping()).invalidate_lock) };
+    }
+
+    /// Takes the mapping's invalidate lock shared (page faults).
+    pub(crate) fn lock_invalidate_shared(&self) -> InvalidateSharedGuard<'_, T> {
+        // SAFETY: `i_mapping` of a live inode is a valid mapping.
+        unsafe { bindings::filemap_invalidate_lock_shared(self.mapping()) };
+        // INVARIANT: taken just above, by this task.
+        InvalidateSharedGuard(self, PhantomData)
     }
 
     /// Takes the mapping's invalidate lock exclusively.
     pub(crate) fn lock_invalidate(&self) -> InvalidateGuard<'_, T> {
         // SAFETY: live inode with a valid mapping.
         unsafe { bindings::filemap_invalidate_lock(self.mapping()) };
-        InvalidateGuard(self)
+        InvalidateGuard(self, PhantomData)
     }
 
     /// Takes the inode lock (`i_rwsem`) exclusively.
     pub(crate) fn lock(&self) -> InodeGuard<'_, T> {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::inode_lock(self.as_raw()) };
-        InodeGuard(self)
+        InodeGuard(self, PhantomData)
     }
 
     /// Takes the inode lock shared.
     pub(crate) fn lock_shared(&self) -> InodeSharedGuard<'_, T> {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::inode_lock_shared(self.as_raw()) };
-        InodeSharedGuard(self)
+        InodeSharedGuard(self, PhantomData)
     }
 
     /// Waits for in-flight direct I/O.
     pub(crate) fn dio_wait(&self) {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         unsafe { bindings::inode_dio_wait(self.as_raw()) };
     }
 
     /// Drops page cache over `[start, end]` (bytes, inclusive).
     pub(crate) fn truncate_pagecache_range(&self, start: i64, end_inclusive: i64) {
-        // SAFETY: as above.
+        // SAFETY: the inode is live (type invariant); callers hold the inode
+        // and invalidate locks, as truncating the page cache requires.
         unsafe { bindings::truncate_pagecache_range(self.as_raw(), start, end_inclusive) };
     }
 
     /// Writes the inode (if dirty) and waits.
     pub(crate) fn sync_metadata(&self) -> Result {
-        // SAFETY: live inode.
+        // SAFETY: the inode is live (type invariant).
         kernel::error::to_result(unsafe { bindings::sync_inode_metadata(self.as_raw(), 1) })
     }
 
-    /// Finishes setting up a new inode from [`SuperBlock::iget`].
-    pub(crate) fn unlock_new(&self) {
-        // SAFETY: called once on an `I_NEW` inode we initialised.
+    /// Finishes setting up a new inode from [`SuperBlock::iget`]; only
+    /// [`NewInode::finish`] may call it.
+    fn unlock_new(&self) {
+        // SAFETY: the one caller, `NewInode::finish`, calls it once on an
+        // `I_NEW` inode it owns (its type invariant).
         unsafe { bindings::unlock_new_inode(self.as_raw()) };
     }
 }
 
 /// The mapping's invalidate lock, held exclusively.
-pub(crate) struct InvalidateGuard<'a, T: FileSystem>(&'a Inode<T>);
+///
+/// `!Send`: an rwsem is released by the task that took it.
+#[must_use = "the lock is released when the guard is dropped"]
+pub(crate) struct InvalidateGuard<'a, T: FileSystem>(&'a Inode<T>, PhantomData<*mut ()>);
 
 impl<T: FileSystem> Drop for InvalidateGuard<'_, T> {
     fn drop(&mut self) {
@@ -337,8 +426,24 @@ impl<T: FileSystem> Drop for InvalidateGuard<'_, T> {
     }
 }
 
+/// The mapping's invalidate lock, held shared.
+///
+/// `!Send`: an rwsem is released by the task that took it.
+#[must_use = "the lock is released when the guard is dropped"]
+pub(crate) struct InvalidateSharedGuard<'a, T: FileSystem>(&'a Inode<T>, PhantomData<*mut ()>);
+
+impl<T: FileSystem> Drop for InvalidateSharedGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: taken by this task in `lock_invalidate_shared`.
+        unsafe { bindings::filemap_invalidate_unlock_shared(self.0.mapping()) };
+    }
+}
+
 /// The inode lock, held exclusively.
-pub(crate) struct InodeGuard<'a, T: FileSystem>(&'a Inode<T>);
+///
+/// `!Send`: an rwsem is released by the task that took it.
+#[must_use = "the lock is released when the guard is dropped"]
+pub(crate) struct InodeGuard<'a, T: FileSystem>(&'a Inode<T>, PhantomData<*mut ()>);
 
 impl<T: FileSystem> Drop for InodeGuard<'_, T> {
     fn drop(&mut self) {
@@ -348,7 +453,10 @@ impl<T: FileSystem> Drop for InodeGuard<'_, T> {
 }
 
 /// The inode lock, held shared.
-pub(crate) struct InodeSharedGuard<'a, T: FileSystem>(&'a Inode<T>);
+///
+/// `!Send`: an rwsem is released by the task that took it.
+#[must_use = "the lock is released when the guard is dropped"]
+pub(crate) struct InodeSharedGuard<'a, T: FileSystem>(&'a Inode<T>, PhantomData<*mut ()>);
 
 impl<T: FileSystem> Drop for InodeSharedGuard<'_, T> {
     fn drop(&mut self) {
@@ -370,7 +478,7 @@ pub(crate) struct NewInode<T: FileSystem> {
 }
 
 impl<T: FileSystem> NewInode<T> {
-    pub(super) fn new(inode: ARef<Inode<T>>, locked: bool) -> Self {
+    fn new(inode: ARef<Inode<T>>, locked: bool) -> Self {
         Self {
             inode: ManuallyDrop::new(inode),
             locked,
@@ -381,25 +489,26 @@ impl<T: FileSystem> NewInode<T> {
         &self.inode
     }
 
-    /// Sets the type, permissions, owner and operations of the inode.
-    pub(crate) fn init(&self, mode: u16, uid: u32, gid: u32) {
+    /// Sets the type, permissions and owner of the inode.
+    pub(super) fn set_mode_owner(&self, mode: u16, uid: u32, gid: u32) {
         let raw = self.inode.as_raw();
-        // SAFETY: the inode is new, so nobody else looks at it yet.
+        // SAFETY: nobody else can see a `NewInode` yet, so its fields are
+        // ours to write.
         unsafe {
             (*raw).i_mode = mode;
             bindings::i_uid_write(raw, uid);
             bindings::i_gid_write(raw, gid);
         }
-        super::ops::set_inode_ops::<T>(&self.inode);
     }
 
-    /// Sets owner and mode like a new file in `dir` created through `owner`'s
-    /// mount (setgid directories pass their group on).
-    pub(crate) fn init_owned(&self, owner: &super::Owner, dir: &Inode<T>, mode: u16) {
-        // SAFETY: the inode is new; `dir` is live; `owner.idmap` is the
-        // idmap the VFS passed to the creating operation.
-        unsafe { bindings::inode_init_owner(owner.idmap, self.inode.as_raw(), dir.as_raw(), mode) };
-        super::ops::set_inode_ops::<T>(&self.inode);
+    /// Sets owner and mode like a new file in `dir` created through
+    /// `owner`'s mount (`inode_init_owner()`).
+    pub(super) fn init_owner(&self, owner: &Owner, dir: &Inode<T>, mode: u16) {
+        // SAFETY: nobody else can see a `NewInode` yet; `dir` is a live inode
+        // and `owner` a live idmap (type invariants).
+        unsafe {
+            bindings::inode_init_owner(owner.as_raw(), self.inode.as_raw(), dir.as_raw(), mode)
+        };
     }
 
     /// Sets all three timestamps.
@@ -437,5 +546,39 @@ impl<T: FileSystem> Drop for NewInode<T> {
             // SAFETY: dropped once, here.
             unsafe { ManuallyDrop::drop(&mut self.inode) };
         }
+    }
+}
+
+impl<T: FileSystem> SuperBlock<T, DataInited> {
+    /// The cached inode `ino`, or a new `I_NEW` one the caller must fill in.
+    pub(crate) fn iget(&self, ino: u64) -> Result<Result<ARef<Inode<T>>, NewInode<T>>> {
+        // SAFETY: live superblock.
+        let raw = unsafe { bindings::iget_locked(self.as_raw(), ino as _) };
+        let raw = NonNull::new(raw).ok_or(ENOMEM)?;
+        // SAFETY: `iget_locked` returned a referenced inode of this
+        // superblock, allocated by our `alloc_inode`.
+        let inode = unsafe { ARef::from_raw(raw.cast::<Inode<T>>()) };
+        // SAFETY: reading `i_state` of a referenced inode; `I_NEW` only
+        // clears through `unlock_new_inode`, which only we call.
+        if unsafe { (*raw.as_ptr()).i_state } & bindings::I_NEW != 0 {
+            Ok(Err(NewInode::new(inode, true)))
+        } else {
+            Ok(Ok(inode))
+        }
+    }
+
+    /// A brand-new inode numbered `ino`, hashed so `iget` finds it.
+    pub(crate) fn new_inode(&self, ino: u64) -> Result<NewInode<T>> {
+        // SAFETY: live superblock.
+        let raw = NonNull::new(unsafe { bindings::new_inode(self.as_raw()) }).ok_or(ENOMEM)?;
+        // SAFETY: `new_inode` returned a referenced inode from our
+        // `alloc_inode`; it is not visible to anyone else yet.
+        unsafe {
+            (*raw.as_ptr()).i_ino = ino as _;
+            bindings::insert_inode_hash(raw.as_ptr());
+        }
+        // SAFETY: `new_inode` returned a reference we now own.
+        let inode = unsafe { ARef::from_raw(raw.cast::<Inode<T>>()) };
+        Ok(NewInode::new(inode, false))
     }
 }

@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! iomap: block mappings, the `iomap_ops` tables and writeback.
+//! iomap: block mappings, [`IomapOperations`] and its `iomap_ops` tables
+//! ([`IomapVTable`]), and the iomap calls of the I/O paths built on them.
 
+use core::ffi::{c_int, c_uint};
 use core::marker::PhantomData;
 
 use kernel::bindings;
-use kernel::error::{from_result, Error, Result};
+use kernel::error::{from_result, to_result, Result};
+use kernel::prelude::*;
 
 use super::buffer::BLOCK_SIZE;
+use super::error::{to_count, to_offset};
+use super::file::{IovIter, Kiocb, VmFault, VmFaultResult, Whence};
+use super::filesystem::FileSystem;
 use super::inode::Inode;
-use super::FileSystem;
 
 /// Which I/O path asks for a mapping; each has its own `iomap_ops`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -29,6 +34,32 @@ impl IoKind {
             1 => Self::BufferedWrite,
             _ => Self::Direct,
         }
+    }
+}
+
+/// The `flags` iomap passes to `iomap_begin` and `iomap_end` (`IOMAP_*`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct IomapFlags(u32);
+
+impl IomapFlags {
+    /// A write (buffered, direct or a page fault).
+    pub(crate) const WRITE: Self = Self(bindings::IOMAP_WRITE);
+    /// Zeroing (`iomap_zero_range()`).
+    pub(crate) const ZERO: Self = Self(bindings::IOMAP_ZERO);
+    /// Unsharing shared extents (`iomap_file_unshare()`).
+    pub(crate) const UNSHARE: Self = Self(bindings::IOMAP_UNSHARE);
+
+    /// Whether any flag of `other` is set.
+    pub(crate) fn intersects(self, other: Self) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
+impl core::ops::BitOr for IomapFlags {
+    type Output = Self;
+
+    fn bitor(self, other: Self) -> Self {
+        Self(self.0 | other.0)
     }
 }
 
@@ -59,7 +90,17 @@ pub(crate) struct Mapping {
 }
 
 impl Mapping {
-    fn fill(&self, iomap: *mut bindings::iomap, bdev: *mut bindings::block_device) {
+    /// Writes the mapping into a `struct iomap`.
+    ///
+    /// # Safety
+    ///
+    /// `iomap` is valid for writes and not accessed by anyone else during
+    /// the call; `bdev` is the block device of the inode's superblock.
+    pub(super) unsafe fn fill(
+        &self,
+        iomap: *mut bindings::iomap,
+        bdev: *mut bindings::block_device,
+    ) {
         let (type_, addr) = match self.kind {
             MappingKind::Hole => (bindings::IOMAP_HOLE, u64::MAX),
             MappingKind::Delalloc => (bindings::IOMAP_DELALLOC, u64::MAX),
@@ -68,7 +109,8 @@ impl Mapping {
                 (bindings::IOMAP_UNWRITTEN, block * BLOCK_SIZE as u64)
             }
         };
-        // SAFETY: iomap passes a valid, zeroed `struct iomap`.
+        // SAFETY: `iomap` is valid for writes and ours for the call (function
+        // safety requirements).
         unsafe {
             (*iomap).addr = addr;
             (*iomap).offset = self.offset;
@@ -83,8 +125,14 @@ impl Mapping {
         }
     }
 
-    fn from_iomap(iomap: *const bindings::iomap) -> Self {
-        // SAFETY: iomap passes back the `struct iomap` we filled.
+    /// Reads back a mapping [`Self::fill`] wrote.
+    ///
+    /// # Safety
+    ///
+    /// `iomap` is valid for reads and not written during the call.
+    unsafe fn from_iomap(iomap: *const bindings::iomap) -> Self {
+        // SAFETY: valid for reads and not written meanwhile (function safety
+        // requirements), so a shared reference for the call is sound.
         let m = unsafe { &*iomap };
         let kind = match u32::from(m.type_) {
             bindings::IOMAP_DELALLOC => MappingKind::Delalloc,
@@ -105,172 +153,271 @@ impl Mapping {
     }
 }
 
-fn bdev_of<T: FileSystem>(inode: &Inode<T>) -> *mut bindings::block_device {
-    // SAFETY: a live inode's superblock is a mounted block superblock.
-    unsafe { (*inode.super_block().as_raw()).s_bdev }
-}
+/// How a filesystem maps file ranges to blocks for iomap (`iomap_ops`,
+/// `iomap_dio_ops`).
+#[vtable]
+pub(crate) trait IomapOperations: FileSystem {
+    /// The mapping at `pos` for an I/O of `len` bytes of kind `kind`.
+    fn iomap_begin(
+        inode: &Inode<Self>,
+        pos: i64,
+        len: i64,
+        flags: IomapFlags,
+        kind: IoKind,
+    ) -> Result<Mapping>;
 
-/// `iomap_ops::iomap_begin` of I/O kind `K`.
-///
-/// # Safety
-///
-/// Called by iomap with a live inode of `T` and a valid `struct iomap`.
-unsafe extern "C" fn iomap_begin<T: FileSystem, const K: u8>(
-    inode: *mut bindings::inode,
-    pos: bindings::loff_t,
-    length: bindings::loff_t,
-    flags: core::ffi::c_uint,
-    iomap: *mut bindings::iomap,
-    _srcmap: *mut bindings::iomap,
-) -> core::ffi::c_int {
-    from_result(|| {
-        // SAFETY: iomap holds a reference to the inode during the call.
-        let inode = unsafe { Inode::<T>::from_raw(inode) };
-        let mapping = T::iomap_begin(inode, pos, length, flags, IoKind::from_u8(K))?;
-        mapping.fill(iomap, bdev_of(inode));
-        Ok(0)
-    })
-}
+    /// The I/O over `mapping` is done, `written` bytes of `len` from `pos`
+    /// (buffered writes and direct I/O only).
+    fn iomap_end(
+        _inode: &Inode<Self>,
+        _pos: i64,
+        _len: i64,
+        _written: isize,
+        _flags: IomapFlags,
+        _mapping: &Mapping,
+        _kind: IoKind,
+    ) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
 
-/// `iomap_ops::iomap_end` of I/O kind `K`.
-///
-/// # Safety
-///
-/// As [`iomap_begin`], with the `struct iomap` it filled.
-unsafe extern "C" fn iomap_end<T: FileSystem, const K: u8>(
-    inode: *mut bindings::inode,
-    pos: bindings::loff_t,
-    length: bindings::loff_t,
-    written: isize,
-    flags: core::ffi::c_uint,
-    iomap: *mut bindings::iomap,
-) -> core::ffi::c_int {
-    from_result(|| {
-        // SAFETY: as in `iomap_begin`.
-        let inode = unsafe { Inode::<T>::from_raw(inode) };
-        let mapping = Mapping::from_iomap(iomap);
-        T::iomap_end(
-            inode,
-            pos,
-            length,
-            written,
-            flags,
-            &mapping,
-            IoKind::from_u8(K),
-        )?;
-        Ok(0)
-    })
-}
-
-/// The `iomap_ops` tables of `T`.
-pub(crate) struct IomapOps<T>(PhantomData<T>);
-
-impl<T: FileSystem> IomapOps<T> {
-    pub(crate) const READ: bindings::iomap_ops = bindings::iomap_ops {
-        iomap_begin: Some(iomap_begin::<T, 0>),
-        iomap_end: None,
-    };
-    pub(crate) const BUFFERED_WRITE: bindings::iomap_ops = bindings::iomap_ops {
-        iomap_begin: Some(iomap_begin::<T, 1>),
-        iomap_end: Some(iomap_end::<T, 1>),
-    };
-    /// Page faults: like buffered writes, but a fault never ends short, and
-    /// its caller holds the invalidate lock shared, so no `iomap_end`.
-    pub(crate) const MKWRITE: bindings::iomap_ops = bindings::iomap_ops {
-        iomap_begin: Some(iomap_begin::<T, 1>),
-        iomap_end: None,
-    };
-    pub(crate) const DIRECT: bindings::iomap_ops = bindings::iomap_ops {
-        iomap_begin: Some(iomap_begin::<T, 2>),
-        iomap_end: Some(iomap_end::<T, 2>),
-    };
-    pub(crate) const WRITEBACK: bindings::iomap_writeback_ops = bindings::iomap_writeback_ops {
-        map_blocks: Some(map_blocks::<T>),
-        prepare_ioend: None,
-        discard_folio: None,
-    };
-    pub(crate) const DIO_WRITE: bindings::iomap_dio_ops = bindings::iomap_dio_ops {
-        end_io: Some(dio_write_end_io::<T>),
-        submit_io: None,
-        bio_set: core::ptr::null_mut(),
-    };
-}
-
-/// `iomap_writeback_ops::map_blocks`: map (allocating delalloc space) the
-/// blocks under the dirty range `[offset, offset + len)`. No caching of the
-/// previous mapping: a truncate or punch may have changed it since.
-///
-/// # Safety
-///
-/// Called by `iomap_writepages` with a valid context and live inode of `T`.
-unsafe extern "C" fn map_blocks<T: FileSystem>(
-    wpc: *mut bindings::iomap_writepage_ctx,
-    inode: *mut bindings::inode,
-    offset: bindings::loff_t,
-    len: core::ffi::c_uint,
-) -> core::ffi::c_int {
-    from_result(|| {
-        // SAFETY: writeback holds the inode alive.
-        let inode = unsafe { Inode::<T>::from_raw(inode) };
-        let mapping = T::map_blocks(inode, offset, len)?;
-        // SAFETY: `wpc` is valid; its `iomap` is ours to fill.
-        let iomap = unsafe { core::ptr::addr_of_mut!((*wpc).iomap) };
-        // SAFETY: as above.
-        unsafe { iomap.write(core::mem::zeroed()) };
-        mapping.fill(iomap, bdev_of(inode));
-        Ok(0)
-    })
-}
-
-/// `iomap_dio_ops::end_io` for direct writes.
-///
-/// # Safety
-///
-/// Called by iomap with the `kiocb` of a direct write to a file of `T`.
-unsafe extern "C" fn dio_write_end_io<T: FileSystem>(
-    iocb: *mut bindings::kiocb,
-    size: isize,
-    error: core::ffi::c_int,
-    _flags: core::ffi::c_uint,
-) -> core::ffi::c_int {
-    // SAFETY: the `kiocb` and its file are valid until completion.
-    let (inode, offset) = unsafe {
-        (
-            Inode::<T>::from_raw((*(*iocb).ki_filp).f_inode),
-            (*iocb).ki_pos,
-        )
-    };
-    let ret = from_result(|| {
-        T::dio_write_done(inode, offset, size, error != 0)?;
-        Ok(0)
-    });
-    if error != 0 {
-        error
-    } else {
-        ret
+    /// A direct write of `size` bytes at `offset` completed; `failed` if
+    /// with an error (which iomap returns to the caller whatever this does).
+    fn dio_write_end_io(_inode: &Inode<Self>, _offset: i64, _size: isize, _failed: bool) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
 
-/// Runs `iomap_writepages` for a mapping of `T`.
-///
-/// # Safety
-///
-/// `mapping` and `wbc` come from `address_space_operations::writepages`.
-pub(super) unsafe fn writepages<T: FileSystem>(
-    mapping: *mut bindings::address_space,
-    wbc: *mut bindings::writeback_control,
-) -> core::ffi::c_int {
-    // SAFETY: all-zeroes is the documented initial state of the context.
-    let mut wpc: bindings::iomap_writepage_ctx = unsafe { core::mem::zeroed() };
-    // SAFETY: valid arguments from the caller; `wpc` outlives the call.
-    unsafe { bindings::iomap_writepages(mapping, wbc, &mut wpc, &IomapOps::<T>::WRITEBACK) }
+/// The block device of `inode`'s superblock.
+pub(super) fn bdev_of<T: FileSystem>(inode: &Inode<T>) -> *mut bindings::block_device {
+    inode.super_block().bdev()
 }
 
-/// Turns an errno-or-count from iomap into a `Result`.
-pub(super) fn to_count(ret: isize) -> Result<isize> {
-    if ret < 0 {
-        Err(Error::from_errno(ret as i32))
-    } else {
-        Ok(ret)
+/// The `iomap_ops` and `iomap_dio_ops` tables of `T`.
+pub(crate) struct IomapVTable<T>(PhantomData<T>);
+
+impl<T: IomapOperations> IomapVTable<T> {
+    pub(super) const READ: bindings::iomap_ops = bindings::iomap_ops {
+        iomap_begin: Some(Self::iomap_begin_callback::<0>),
+        iomap_end: None,
+    };
+    pub(super) const BUFFERED_WRITE: bindings::iomap_ops = bindings::iomap_ops {
+        iomap_begin: Some(Self::iomap_begin_callback::<1>),
+        iomap_end: if T::HAS_IOMAP_END {
+            Some(Self::iomap_end_callback::<1>)
+        } else {
+            None
+        },
+    };
+    /// Page faults: like buffered writes, but a fault never ends short, and
+    /// its caller holds the invalidate lock shared, so no `iomap_end`.
+    pub(super) const MKWRITE: bindings::iomap_ops = bindings::iomap_ops {
+        iomap_begin: Some(Self::iomap_begin_callback::<1>),
+        iomap_end: None,
+    };
+    pub(super) const DIRECT: bindings::iomap_ops = bindings::iomap_ops {
+        iomap_begin: Some(Self::iomap_begin_callback::<2>),
+        iomap_end: if T::HAS_IOMAP_END {
+            Some(Self::iomap_end_callback::<2>)
+        } else {
+            None
+        },
+    };
+    pub(super) const DIO_WRITE: bindings::iomap_dio_ops = bindings::iomap_dio_ops {
+        end_io: if T::HAS_DIO_WRITE_END_IO {
+            Some(Self::dio_write_end_io_callback)
+        } else {
+            None
+        },
+        submit_io: None,
+        bio_set: core::ptr::null_mut(),
+    };
+
+    /// `iomap_ops::iomap_begin` of I/O kind `K`.
+    ///
+    /// # Safety
+    ///
+    /// Called by iomap with a referenced inode of `T` and the iterator's
+    /// `struct iomap`, which nobody else touches until this returns.
+    unsafe extern "C" fn iomap_begin_callback<const K: u8>(
+        inode: *mut bindings::inode,
+        pos: bindings::loff_t,
+        length: bindings::loff_t,
+        flags: c_uint,
+        iomap: *mut bindings::iomap,
+        _srcmap: *mut bindings::iomap,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: iomap's caller holds a reference to the inode for the
+            // whole iteration.
+            let inode = unsafe { Inode::<T>::from_raw(inode) };
+            let mapping =
+                T::iomap_begin(inode, pos, length, IomapFlags(flags), IoKind::from_u8(K))?;
+            // SAFETY: `iomap` is the iterator's, ours to write for the call;
+            // `bdev_of` is the inode's device.
+            unsafe { mapping.fill(iomap, bdev_of(inode)) };
+            Ok(0)
+        })
+    }
+
+    /// `iomap_ops::iomap_end` of I/O kind `K`.
+    ///
+    /// # Safety
+    ///
+    /// As [`Self::iomap_begin_callback`], with the `struct iomap` it filled,
+    /// read-only for the call.
+    unsafe extern "C" fn iomap_end_callback<const K: u8>(
+        inode: *mut bindings::inode,
+        pos: bindings::loff_t,
+        length: bindings::loff_t,
+        written: isize,
+        flags: c_uint,
+        iomap: *mut bindings::iomap,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: as in `iomap_begin_callback`.
+            let inode = unsafe { Inode::<T>::from_raw(inode) };
+            // SAFETY: iomap passes back the `struct iomap` `iomap_begin`
+            // filled, read-only for the call.
+            let mapping = unsafe { Mapping::from_iomap(iomap) };
+            T::iomap_end(
+                inode,
+                pos,
+                length,
+                written,
+                IomapFlags(flags),
+                &mapping,
+                IoKind::from_u8(K),
+            )?;
+            Ok(0)
+        })
+    }
+
+    /// `iomap_dio_ops::end_io` for direct writes.
+    ///
+    /// # Safety
+    ///
+    /// Called by iomap with the `kiocb` of a direct write to a file of `T`.
+    unsafe extern "C" fn dio_write_end_io_callback(
+        iocb: *mut bindings::kiocb,
+        size: isize,
+        error: c_int,
+        _flags: c_uint,
+    ) -> c_int {
+        // SAFETY: the `kiocb` and its open file stay valid until the
+        // completion returns.
+        let iocb = unsafe { Kiocb::<T>::from_raw(iocb) };
+        let ret = from_result(|| {
+            T::dio_write_end_io(iocb.inode(), iocb.pos(), size, error != 0)?;
+            Ok(0)
+        });
+        if error != 0 {
+            error
+        } else {
+            ret
+        }
+    }
+}
+
+impl<T: IomapOperations> Inode<T> {
+    /// Zeroes `[pos, pos + len)` of the file through the page cache
+    /// (`iomap_zero_range()`). The caller holds the inode lock exclusively.
+    pub(crate) fn zero_range(&self, pos: i64, len: i64) -> Result {
+        self.assert_locked_write();
+        let mut did_zero = false;
+        // SAFETY: live inode (type invariant), locked as zeroing needs
+        // (asserted above); the ops table is static.
+        to_result(unsafe {
+            bindings::iomap_zero_range(
+                self.as_raw(),
+                pos,
+                len,
+                &mut did_zero,
+                &IomapVTable::<T>::BUFFERED_WRITE,
+            )
+        })
+    }
+
+    /// SEEK_DATA or SEEK_HOLE from `offset` through the block map
+    /// (`iomap_seek_data()`, `iomap_seek_hole()`). The caller holds the
+    /// inode lock, shared at least.
+    pub(crate) fn seek_hole_data(&self, offset: i64, whence: Whence) -> Result<i64> {
+        self.assert_locked();
+        let ops = &IomapVTable::<T>::READ;
+        let ret = if whence == Whence::SEEK_HOLE {
+            // SAFETY: live inode (type invariant), locked as asserted
+            // above; the ops table is static.
+            unsafe { bindings::iomap_seek_hole(self.as_raw(), offset, ops) }
+        } else {
+            // SAFETY: live inode (type invariant), locked as asserted
+            // above; the ops table is static.
+            unsafe { bindings::iomap_seek_data(self.as_raw(), offset, ops) }
+        };
+        to_offset(ret)
+    }
+}
+
+impl<T: IomapOperations> Kiocb<T> {
+    /// An `O_DIRECT` read (`iomap_dio_rw()`).
+    pub(crate) fn dio_read(&self, to: &IovIter) -> Result<isize> {
+        self.inode().assert_locked();
+        // SAFETY: valid `kiocb` and iterator (type invariants); the inode
+        // lock is held (asserted above); static ops; no private data.
+        to_count(unsafe {
+            bindings::iomap_dio_rw(
+                self.as_raw(),
+                to.as_raw(),
+                &IomapVTable::<T>::DIRECT,
+                core::ptr::null(),
+                0,
+                core::ptr::null_mut(),
+                0,
+            )
+        })
+    }
+
+    /// An `O_DIRECT` write (`iomap_dio_rw()`), completed by
+    /// [`IomapOperations::dio_write_end_io`]; `Err(EIOCBQUEUED)` when queued.
+    pub(crate) fn dio_write(&self, from: &IovIter) -> Result<isize> {
+        self.inode().assert_locked_write();
+        // SAFETY: valid `kiocb` and iterator (type invariants); the inode
+        // lock is held (asserted above); static ops; no private data.
+        to_count(unsafe {
+            bindings::iomap_dio_rw(
+                self.as_raw(),
+                from.as_raw(),
+                &IomapVTable::<T>::DIRECT,
+                &IomapVTable::<T>::DIO_WRITE,
+                0,
+                core::ptr::null_mut(),
+                0,
+            )
+        })
+    }
+
+    /// A buffered write through the page cache
+    /// (`iomap_file_buffered_write()`).
+    pub(crate) fn buffered_write(&self, from: &IovIter) -> Result<isize> {
+        self.inode().assert_locked_write();
+        // SAFETY: valid `kiocb` and iterator (type invariants); the inode
+        // lock is held (asserted above); static ops; no private data.
+        to_count(unsafe {
+            bindings::iomap_file_buffered_write(
+                self.as_raw(),
+                from.as_raw(),
+                &IomapVTable::<T>::BUFFERED_WRITE,
+                core::ptr::null_mut(),
+            )
+        })
+    }
+}
+
+impl<T: IomapOperations> VmFault<T> {
+    /// Makes the faulting folio writable (`iomap_page_mkwrite()`). The
+    /// caller holds the invalidate lock shared and freeze protection.
+    pub(crate) fn iomap_page_mkwrite(&self) -> VmFaultResult {
+        // SAFETY: valid fault (type invariant); static ops.
+        VmFaultResult(unsafe {
+            bindings::iomap_page_mkwrite(self.as_raw(), &IomapVTable::<T>::MKWRITE)
+        })
     }
 }
