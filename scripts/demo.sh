@@ -20,7 +20,7 @@ scripts/build-selftests.sh "$kdir" "$top/build/kselftest" >/dev/null
 truncate -s 256M "$out/scratch.img"
 truncate -s 512M "$out/scratch-xfs.img"
 
-qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$out" --timeout 1800 \
+qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$out" --timeout 5400 \
 	--disk "$out/scratch.img" --disk "$out/scratch-xfs.img" -- bash "$top/scripts/guest-demo.sh" "$top/build/kselftest/delafs" "$trials"
 
 /usr/bin/python3 scripts/race-report.py "$out"
