@@ -24,8 +24,9 @@ for nsec in 1000000 10000000 50000000; do
 		echo 512 >"$dir/size"
 		echo 2 >"$dir/irqmode"
 		echo "$nsec" >"$dir/completion_nsec"
-		echo 1 >"$dir/power"
-		dev=/dev/$(cat "$dir/index" | sed 's/^/nullb/')
+		echo 1 >"$dir/power" || exit 1
+		# 6.12 names a configfs null_blk disk after its directory.
+		dev=/dev/${dir##*/}
 		for _ in 1 2 3 4 5; do [ -b "$dev" ] && break; sleep 1; done
 		[ -b "$dev" ] || { echo "no $dev: $(ls /sys/block)"; exit 1; }
 		if [ $fs = delafs ]; then

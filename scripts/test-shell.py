@@ -102,11 +102,13 @@ m = expect(r"delafs lab: .*i440FX[\s\S]*" + prompt, 900)
 ok(m, "interactive: the banner and the prompt (%.0f s)" % (time.monotonic() - t0), tail())
 mark = len(buf)
 send("echo legacy > /sys/kernel/debug/delafs/release_mode; echo 10000 > /sys/kernel/debug/delafs/seek_delay_us")
-send("race_repro -m /mnt/delafs -t dropcaches -n 2 | tail -n 1; echo RC=$?")
-m = expect(r"SUMMARY fs=delafs .*RC=0", 300)
-ok(m and re.search(rb"warnings=[1-9]", buf[mark:]), "interactive: legacy + delay, race_repro warns", tail())
-send("dmesg | grep -c 'Hardware name: QEMU Standard PC (i440FX + PIIX, 1996)'; echo DONE")
-m = expect(r"\r\n([1-9]\d*)\r\nDONE", 60)
+# Each answer on one line, with a marker the typed command line cannot match.
+send("set -o pipefail; race_repro -m /mnt/delafs -t dropcaches -n 2 | tail -n 1 | tr -d '\\n'; echo \" RC=$?\"")
+m = expect(r"SUMMARY fs=delafs [^\r\n]* RC=0", 300)
+ok(m and re.search(rb"SUMMARY fs=delafs [^\r\n]*warnings=[1-9]", buf[mark:]),
+   "interactive: legacy + delay, race_repro warns", tail())
+send("echo \"WARNS=$(dmesg | grep -c 'Hardware name: QEMU Standard PC (i440FX + PIIX, 1996)')\"")
+m = expect(r"WARNS=([1-9]\d*)", 60)
 ok(m, "interactive: the WARN in dmesg carries the report's machine line", tail())
 send("exit 0")
 status = None
