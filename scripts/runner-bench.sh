@@ -24,7 +24,8 @@ for ((i = 1; i <= rounds; i++)); do
 		DELAFS_RUNNER=$runner qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" \
 			--out "$out/$runner" --timeout 600 --disk "$out/a.img" --disk "$out/b.img" \
 			-- sh -c 'echo first-line' | while IFS= read -r line; do
-			[[ $line == first-line ]] && date +%s.%N >"$out/first"
+			# the qemu runner's serial line ends in CR LF
+			[[ ${line%$'\r'} == first-line ]] && date +%s.%N >"$out/first"
 		done
 		t2=$(date +%s.%N)
 		[[ -s $out/first ]] || { echo "runner-bench: $runner: the command's output never came" >&2; exit 1; }
