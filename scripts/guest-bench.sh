@@ -22,6 +22,7 @@ for fs in delafs delafs-4k xfs ext4; do
 	ext4) dev=/dev/vdc; mkfs.ext4 -q -F $dev ;;
 	esac
 	mount -t $type $opts $dev $mnt
+	echo "[bench] $fs: sequential write and read, create + unlink, fsx" >&2
 	t0=$(now)
 	dd if=/dev/zero of=$mnt/seq bs=1M count="$mb" conv=fsync status=none
 	t1=$(now)
