@@ -416,7 +416,7 @@ pub fn walk_extents<E>(
     mut read: impl FnMut(u64, &mut dyn FnMut(&Block)) -> Result<(), E>,
     mut visit: impl FnMut(Visit<'_>) -> Result<(), E>,
 ) -> Result<(), WalkError<E>> {
-    let mut checker = super::ExtentChecker::new(geo);
+    let mut checker = super::ExtentChecker::for_inode(geo, inode);
     for e in inode.inline_extents() {
         checker.check(e).map_err(WalkError::Extent)?;
         visit(Visit::Extent(e)).map_err(WalkError::Caller)?;
@@ -581,6 +581,7 @@ mod tests {
             logical,
             len,
             physical,
+            unwritten: false,
         }
     }
 
@@ -589,6 +590,8 @@ mod tests {
         let mut extents = [Extent::default(); 300];
         for (i, e) in extents.iter_mut().enumerate() {
             *e = ext(2 * i as u32, 1, 100 + i as u64);
+            // Chain blocks keep the flag as inline extents do.
+            e.unwritten = i % 3 == 0;
         }
         assert_eq!(chain_blocks_needed(8), 0);
         assert_eq!(chain_blocks_needed(9), 1);

@@ -143,6 +143,7 @@ impl Inode {
                 logical: 0,
                 len: 0,
                 physical: 0,
+                unwritten: false,
             }; INLINE_EXTENTS],
         }
     }
@@ -345,6 +346,7 @@ mod tests {
             logical,
             len,
             physical,
+            unwritten: false,
         }
     }
 

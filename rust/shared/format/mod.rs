@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The delafs on-disk format, version 1.
+//! The delafs on-disk format, version 1, with feature bits
+//! ([`superblock`]: compat / ro_compat / incompat, as ext4 and XFS v5).
 //!
 //! # Overview
 //!
@@ -8,7 +9,6 @@
 //! (the page size; no other block size is accepted). All integers are
 //! little-endian. Every metadata structure carries a CRC-32C
 //! ([`super::crc32c`]) in its last four bytes, computed over the bytes before
-//! it. Bytes not described below are zero, and the decoders (and
 //! it. Bytes not described in the structure's module are zero, and the
 //! decoders (and [`check_dir_block_tail`]) check that.
 //!
@@ -47,7 +47,9 @@
 //! - names: 255 bytes;
 //! - inodes: `inode_count <= 2^32 - 16` (a multiple of 16 that fits a
 //!   `u32`), so inode numbers stay below 2^32 - 1;
-//! - extents per file: 2^32 - 1.
+//! - extents per file: 2^32 - 1;
+//! - extent length: 2^31 - 1 blocks ([`MAX_EXTENT_LEN`]; bit 31 is the
+//!   unwritten flag).
 // Decoders meet bytes from disk: no arithmetic that can wrap, no indexing
 // that can panic, no unwrap (issue 9); the exceptions say why in place.
 #![warn(
@@ -78,14 +80,18 @@ pub use dir::{
     DT_FIFO, DT_LNK, DT_REG, DT_SOCK, MAX_NAME_LEN,
 };
 pub use extent::{
-    Extent, ExtentChecker, ExtentSplit, EXTENT_SIZE, INLINE_EXTENTS, MAX_FILE_BLOCKS, MAX_FILE_SIZE,
+    Extent, ExtentChecker, ExtentSplit, EXTENT_SIZE, EXTENT_UNWRITTEN, INLINE_EXTENTS,
+    MAX_EXTENT_LEN, MAX_FILE_BLOCKS, MAX_FILE_SIZE,
 };
 pub use inode::{
     file_type_of_mode, inode_slot, inode_slot_mut, Inode, Timestamp, INODES_PER_BLOCK,
     INODE_CSUM_OFFSET, INODE_SIZE, MAX_INODES, MIN_INODES, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT,
     S_IFREG,
 };
-pub use superblock::{FormatError, Geometry, Superblock, MAGIC, MIN_BLOCKS, VERSION};
+pub use superblock::{
+    Features, FormatError, Geometry, Superblock, COMPAT_SUPPORTED, INCOMPAT_SUPPORTED,
+    INCOMPAT_UNWRITTEN, MAGIC, MIN_BLOCKS, RO_COMPAT_SUPPORTED, VERSION,
+};
 
 /// Block size, the only one supported; equal to the page size.
 pub const BLOCK_SIZE: usize = 4096;
@@ -148,6 +154,8 @@ pub enum RecordError {
     BadDirSize,
     /// A directory with extents past its size.
     ExtentPastSize,
+    /// A directory with an unwritten extent (its blocks must hold entries).
+    UnwrittenInDirectory,
 }
 
 impl RecordError {
@@ -178,6 +186,7 @@ impl RecordError {
             Self::SizeTooLarge => "size beyond the largest file",
             Self::BadDirSize => "directory size is not a multiple of the block size",
             Self::ExtentPastSize => "directory has extents past its size",
+            Self::UnwrittenInDirectory => "directory has an unwritten extent",
         }
     }
 }

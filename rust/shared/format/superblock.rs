@@ -16,15 +16,49 @@
 //! | 56     | u64      | inode_table_blocks   | `inode_count / 16` |
 //! | 64     | u64      | data_start           | `inode_table_start + inode_table_blocks`, `< total_blocks` |
 //! | 72     | u32      | root_ino             | 1 |
-//! | 76     | u32      | flags                | 0 (no feature flags exist yet) |
+//! | 76     | u32      | feature_compat       | compatible features (none defined) |
 //! | 80     | u64      | mkfs_time            | unix seconds |
 //! | 88     | [u8; 16] | uuid                 | random |
+//! | 104    | u32      | feature_ro_compat    | read-only compatible features (none defined) |
+//! | 108    | u32      | feature_incompat     | incompatible features: [`INCOMPAT_UNWRITTEN`] |
+//! | 112    |          | zeros                | up to the checksum |
 //! | 4092   | u32      | crc32c of bytes 0..4092 | |
 //!
+//! # Feature bits
+//!
+//! The version stays 1; what a filesystem uses beyond the first format is
+//! said by three feature fields ([`Features`]), as ext4 and XFS v5 do. A
+//! bit this code does not know is handled by the field it is in:
+//!
+//! | field | unknown bit | why |
+//! |---|---|---|
+//! | `feature_compat` | ignored: mounts read-write | the feature changes nothing an older kernel could break |
+//! | `feature_ro_compat` | read-only mount only ([`Features::check_writable`]: [`FormatError::UnsupportedRoCompat`]) | reading is safe, writing could break the feature's metadata |
+//! | `feature_incompat` | refused ([`FormatError::UnsupportedIncompat`]) | the on-disk structures mean something this code does not know |
+//!
+//! The features defined:
+//!
+//! | field | bit | name | meaning |
+//! |---|---|---|---|
+//! | `feature_incompat` | 0 | [`INCOMPAT_UNWRITTEN`] | bit 31 of an extent's `len` is the unwritten flag ([`super::extent`]); set by every `mkfs.delafs` since feature bits exist |
+//!
+//! Images made before feature bits have all three fields zero (offset 76
+//! was `flags`, 0; 104..112 were zeros). Their extents' bit 31 is part of
+//! the length, so this code does not read them as they are: an image
+//! without [`INCOMPAT_UNWRITTEN`] is refused with
+//! [`FormatError::NeedsUpgrade`], and `fsck.delafs --upgrade` checks it
+//! (no extent of 2^31 blocks or more, which the new format cannot say) and
+//! sets the bit. Nothing else changes, so the upgrade is one superblock
+//! write.
+//!
 //! A superblock is checked in this order, the first failure giving the
-//! error ([`FormatError`]): magic, version, checksum, block size, flags,
-//! geometry (derived fields, `data_start < total_blocks`, inode count),
-//! device size (`total_blocks` must not exceed the device).
+//! error ([`FormatError`]): magic, version, checksum, block size, reserved
+//! field and tail ([`FormatError::UnsupportedFlags`]), unknown incompat
+//! bits, [`INCOMPAT_UNWRITTEN`] ([`FormatError::NeedsUpgrade`]), geometry
+//! (derived fields, `data_start < total_blocks`, inode count), device size
+//! (`total_blocks` must not exceed the device). Unknown ro_compat bits are
+//! not an error of the decode: [`Features::check_writable`] says whether a
+//! read-write mount may proceed.
 
 use super::bytes::{csum_ok, get_u32, get_u64, put, set_csum, sub, zero_span};
 use super::inode::{INODES_PER_BLOCK, MAX_INODES, MIN_INODES, ROOT_INO};
@@ -48,9 +82,18 @@ pub enum FormatError {
     BadChecksum,
     /// A block size other than 4096.
     UnsupportedBlockSize(u32),
-    /// Feature flags this code does not know (the value is `flags |
-    /// reserved`); also non-zero bytes between the fields and the checksum.
+    /// The reserved field (offset 28) is not zero (the value), or bytes
+    /// between the fields and the checksum are not.
     UnsupportedFlags(u32),
+    /// Incompatible features this code does not know (the unknown bits):
+    /// the filesystem cannot be mounted at all.
+    UnsupportedIncompat(u32),
+    /// Read-only compatible features this code does not know (the unknown
+    /// bits): the filesystem can be read, not written.
+    UnsupportedRoCompat(u32),
+    /// Made before feature bits existed (no [`INCOMPAT_UNWRITTEN`]):
+    /// `fsck.delafs --upgrade` makes it current.
+    NeedsUpgrade,
     /// The stored layout is not the one its sizes imply.
     BadGeometry,
     /// The filesystem is larger than its device.
@@ -71,7 +114,12 @@ impl FormatError {
             Self::UnsupportedVersion(_) => "unsupported format version",
             Self::BadChecksum => "superblock checksum mismatch",
             Self::UnsupportedBlockSize(_) => "unsupported block size (only 4096)",
-            Self::UnsupportedFlags(_) => "unsupported feature flags",
+            Self::UnsupportedFlags(_) => "reserved superblock bytes are not zero",
+            Self::UnsupportedIncompat(_) => "unsupported incompatible features",
+            Self::UnsupportedRoCompat(_) => {
+                "unsupported read-only compatible features (mount read-only)"
+            }
+            Self::NeedsUpgrade => "made before format feature bits: run fsck.delafs --upgrade",
             Self::BadGeometry => "inconsistent superblock geometry",
             Self::Truncated => "filesystem larger than its device",
             Self::TooSmall => "device too small (fewer than 64 blocks)",
@@ -86,7 +134,9 @@ impl core::fmt::Display for FormatError {
         match self {
             Self::UnsupportedVersion(v) => write!(f, "{} {v}", self.describe()),
             Self::UnsupportedBlockSize(v) => write!(f, "{}: {v}", self.describe()),
-            Self::UnsupportedFlags(v) => write!(f, "{}: {v:#x}", self.describe()),
+            Self::UnsupportedFlags(v)
+            | Self::UnsupportedIncompat(v)
+            | Self::UnsupportedRoCompat(v) => write!(f, "{}: {v:#x}", self.describe()),
             _ => f.write_str(self.describe()),
         }
     }
@@ -188,11 +238,70 @@ impl Geometry {
     }
 }
 
+/// Incompatible feature: bit 31 of an extent's `len` is the unwritten flag
+/// ([`super::EXTENT_UNWRITTEN`]).
+pub const INCOMPAT_UNWRITTEN: u32 = 1;
+/// The incompatible features this code knows; any other bit is refused.
+pub const INCOMPAT_SUPPORTED: u32 = INCOMPAT_UNWRITTEN;
+/// The read-only compatible features this code knows (none); any other bit
+/// allows a read-only mount only.
+pub const RO_COMPAT_SUPPORTED: u32 = 0;
+/// The compatible features this code knows (none); other bits are ignored.
+pub const COMPAT_SUPPORTED: u32 = 0;
+
+/// The three feature fields of the superblock (the policy table is in the
+/// module docs).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Features {
+    /// `feature_compat`: unknown bits are ignored.
+    pub compat: u32,
+    /// `feature_ro_compat`: unknown bits allow a read-only mount only.
+    pub ro_compat: u32,
+    /// `feature_incompat`: unknown bits refuse the filesystem.
+    pub incompat: u32,
+}
+
+impl Features {
+    /// What `mkfs.delafs` writes.
+    pub const MKFS: Features = Features {
+        compat: 0,
+        ro_compat: 0,
+        incompat: INCOMPAT_UNWRITTEN,
+    };
+
+    /// Whether the filesystem may be written by this code: an unknown
+    /// ro_compat bit gives [`FormatError::UnsupportedRoCompat`] with the
+    /// unknown bits.
+    pub fn check_writable(&self) -> Result<(), FormatError> {
+        let unknown = self.ro_compat & !RO_COMPAT_SUPPORTED;
+        if unknown != 0 {
+            return Err(FormatError::UnsupportedRoCompat(unknown));
+        }
+        Ok(())
+    }
+
+    /// Whether the fields are readable by this code: unknown incompat bits,
+    /// then a missing [`INCOMPAT_UNWRITTEN`] (an image from before feature
+    /// bits). Compat and ro_compat bits never refuse a read.
+    pub fn check_readable(&self) -> Result<(), FormatError> {
+        let unknown = self.incompat & !INCOMPAT_SUPPORTED;
+        if unknown != 0 {
+            return Err(FormatError::UnsupportedIncompat(unknown));
+        }
+        if self.incompat & INCOMPAT_UNWRITTEN == 0 {
+            return Err(FormatError::NeedsUpgrade);
+        }
+        Ok(())
+    }
+}
+
 /// The superblock.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Superblock {
     /// The layout.
     pub geometry: Geometry,
+    /// The feature fields.
+    pub features: Features,
     /// When the filesystem was made, unix seconds.
     pub mkfs_time: u64,
     /// The filesystem's identity.
@@ -211,16 +320,34 @@ const SB_INODE_TABLE_START: usize = 48;
 const SB_INODE_TABLE_BLOCKS: usize = 56;
 const SB_DATA_START: usize = 64;
 const SB_ROOT_INO: usize = 72;
-const SB_FLAGS: usize = 76;
+const SB_FEATURE_COMPAT: usize = 76;
 const SB_MKFS_TIME: usize = 80;
 const SB_UUID: usize = 88;
+const SB_FEATURE_RO_COMPAT: usize = 104;
+const SB_FEATURE_INCOMPAT: usize = 108;
 /// End of the superblock fields; zeros follow up to the checksum.
-const SB_END: usize = 104;
+const SB_END: usize = 112;
 
 impl Superblock {
     /// Decodes and checks block 0 of a device of `device_blocks` blocks.
     /// Errors come in the order documented in the module docs.
     pub fn decode(block: &Block, device_blocks: u64) -> Result<Self, FormatError> {
+        Self::decode_inner(block, device_blocks, false)
+    }
+
+    /// [`Superblock::decode`], but a superblock from before feature bits
+    /// (no [`INCOMPAT_UNWRITTEN`], [`FormatError::NeedsUpgrade`]) is
+    /// accepted, with its feature fields as stored: for `fsck.delafs
+    /// --upgrade`, which checks such an image before it sets the bit.
+    pub fn decode_for_upgrade(block: &Block, device_blocks: u64) -> Result<Self, FormatError> {
+        Self::decode_inner(block, device_blocks, true)
+    }
+
+    fn decode_inner(
+        block: &Block,
+        device_blocks: u64,
+        upgrading: bool,
+    ) -> Result<Self, FormatError> {
         if sub::<8>(block, SB_MAGIC) != Some(&MAGIC) {
             return Err(FormatError::NotDelafs);
         }
@@ -235,9 +362,18 @@ impl Superblock {
         if block_size != BLOCK_SIZE as u32 {
             return Err(FormatError::UnsupportedBlockSize(block_size));
         }
-        let flags = get_u32(block, SB_FLAGS) | get_u32(block, SB_RESERVED);
-        if flags != 0 || !zero_span(block, SB_END, BLOCK_CSUM_OFFSET) {
-            return Err(FormatError::UnsupportedFlags(flags));
+        let reserved = get_u32(block, SB_RESERVED);
+        if reserved != 0 || !zero_span(block, SB_END, BLOCK_CSUM_OFFSET) {
+            return Err(FormatError::UnsupportedFlags(reserved));
+        }
+        let features = Features {
+            compat: get_u32(block, SB_FEATURE_COMPAT),
+            ro_compat: get_u32(block, SB_FEATURE_RO_COMPAT),
+            incompat: get_u32(block, SB_FEATURE_INCOMPAT),
+        };
+        match features.check_readable() {
+            Err(FormatError::NeedsUpgrade) if upgrading => {}
+            r => r?,
         }
         let total_blocks = get_u64(block, SB_TOTAL_BLOCKS);
         let inode_count = u64::from(get_u32(block, SB_INODE_COUNT));
@@ -266,6 +402,7 @@ impl Superblock {
         }
         Ok(Self {
             geometry,
+            features,
             mkfs_time: get_u64(block, SB_MKFS_TIME),
             uuid,
         })
@@ -297,6 +434,21 @@ impl Superblock {
         put(block, SB_ROOT_INO, ROOT_INO.to_le_bytes());
         put(block, SB_MKFS_TIME, self.mkfs_time.to_le_bytes());
         put(block, SB_UUID, self.uuid);
+        put(
+            block,
+            SB_FEATURE_COMPAT,
+            self.features.compat.to_le_bytes(),
+        );
+        put(
+            block,
+            SB_FEATURE_RO_COMPAT,
+            self.features.ro_compat.to_le_bytes(),
+        );
+        put(
+            block,
+            SB_FEATURE_INCOMPAT,
+            self.features.incompat.to_le_bytes(),
+        );
         set_csum(block, BLOCK_CSUM_OFFSET);
     }
 }
@@ -314,6 +466,7 @@ mod tests {
         let mut b = [0u8; BLOCK_SIZE];
         Superblock {
             geometry: geo(),
+            features: Features::MKFS,
             mkfs_time: 1_700_000_000,
             uuid: [7; 16],
         }
@@ -374,12 +527,22 @@ mod tests {
             Err(FormatError::UnsupportedBlockSize(1024))
         );
         let mut f = b;
-        put(&mut f, SB_FLAGS, 4u32.to_le_bytes());
+        put(&mut f, SB_RESERVED, 4u32.to_le_bytes());
         resum(&mut f);
         assert_eq!(
             Superblock::decode(&f, 1000),
             Err(FormatError::UnsupportedFlags(4))
         );
+        for off in [SB_END, BLOCK_CSUM_OFFSET - 1] {
+            let mut t = b;
+            t[off] = 1;
+            resum(&mut t);
+            assert_eq!(
+                Superblock::decode(&t, 1000),
+                Err(FormatError::UnsupportedFlags(0)),
+                "{off}"
+            );
+        }
         for (off, val) in [
             (SB_DATA_START, 7u64),
             (SB_BITMAP_START, 2),
@@ -399,5 +562,112 @@ mod tests {
         put(&mut r, SB_ROOT_INO, 2u32.to_le_bytes());
         resum(&mut r);
         assert_eq!(Superblock::decode(&r, 1000), Err(FormatError::BadGeometry));
+    }
+
+    /// `b` with its feature fields set to `f`, checksum recomputed.
+    fn with_features(f: Features) -> Block {
+        let mut b = sb_block();
+        put(&mut b, SB_FEATURE_COMPAT, f.compat.to_le_bytes());
+        put(&mut b, SB_FEATURE_RO_COMPAT, f.ro_compat.to_le_bytes());
+        put(&mut b, SB_FEATURE_INCOMPAT, f.incompat.to_le_bytes());
+        set_csum(&mut b, BLOCK_CSUM_OFFSET);
+        b
+    }
+
+    #[test]
+    fn feature_layout() {
+        let b = sb_block();
+        assert_eq!(get_u32(&b, 76), 0);
+        assert_eq!(get_u32(&b, 104), 0);
+        assert_eq!(get_u32(&b, 108), INCOMPAT_UNWRITTEN);
+        assert_eq!(get_u32(&b, 28), 0);
+        assert!(zero_span(&b, 112, BLOCK_CSUM_OFFSET));
+        assert_eq!(
+            Superblock::decode(&b, 1000).unwrap().features,
+            Features::MKFS
+        );
+    }
+
+    /// The policy table of the module docs, row by row.
+    #[test]
+    fn feature_policy() {
+        let f = |compat, ro_compat, incompat| Features {
+            compat,
+            ro_compat,
+            incompat,
+        };
+        let u = INCOMPAT_UNWRITTEN;
+        // (features, decode, check_writable after a successful decode)
+        let table: [(Features, Result<(), FormatError>, Result<(), FormatError>); 10] = [
+            // Current.
+            (f(0, 0, u), Ok(()), Ok(())),
+            // Unknown compat bits are ignored.
+            (f(1, 0, u), Ok(()), Ok(())),
+            (f(0x8000_0000, 0, u), Ok(()), Ok(())),
+            // Unknown ro_compat bits: readable, not writable.
+            (f(0, 1, u), Ok(()), Err(FormatError::UnsupportedRoCompat(1))),
+            (
+                f(0, 0x8000_0001, u),
+                Ok(()),
+                Err(FormatError::UnsupportedRoCompat(0x8000_0001)),
+            ),
+            // Unknown incompat bits: refused, the unknown bits reported.
+            (f(0, 0, u | 2), Err(FormatError::UnsupportedIncompat(2)), Ok(())),
+            (
+                f(0, 1, 0x8000_0000),
+                Err(FormatError::UnsupportedIncompat(0x8000_0000)),
+                Ok(()),
+            ),
+            // Before feature bits: all zero.
+            (f(0, 0, 0), Err(FormatError::NeedsUpgrade), Ok(())),
+            // No INCOMPAT_UNWRITTEN, whatever else is set.
+            (f(1, 0, 0), Err(FormatError::NeedsUpgrade), Ok(())),
+            (f(0, 1, 0), Err(FormatError::NeedsUpgrade), Ok(())),
+        ];
+        for (features, decode, writable) in table {
+            let b = with_features(features);
+            match Superblock::decode(&b, 1000) {
+                Ok(sb) => {
+                    assert_eq!(decode, Ok(()), "{features:?}");
+                    assert_eq!(sb.features, features);
+                    assert_eq!(sb.features.check_writable(), writable, "{features:?}");
+                }
+                Err(e) => assert_eq!(Err(e), decode, "{features:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn upgrade_decode() {
+        let old = with_features(Features::default());
+        assert_eq!(
+            Superblock::decode(&old, 1000),
+            Err(FormatError::NeedsUpgrade)
+        );
+        let sb = Superblock::decode_for_upgrade(&old, 1000).unwrap();
+        assert_eq!(sb.features, Features::default());
+        assert_eq!(sb.geometry, geo());
+        // Only NeedsUpgrade is let through.
+        let bad = with_features(Features {
+            incompat: 2,
+            ..Features::default()
+        });
+        assert_eq!(
+            Superblock::decode_for_upgrade(&bad, 1000),
+            Err(FormatError::UnsupportedIncompat(2))
+        );
+        assert_eq!(
+            Superblock::decode_for_upgrade(&old, 999),
+            Err(FormatError::Truncated)
+        );
+        // The upgrade: the bit set, the rest as it was.
+        let mut up = sb;
+        up.features.incompat |= INCOMPAT_UNWRITTEN;
+        let mut b = [0u8; BLOCK_SIZE];
+        up.encode(&mut b);
+        assert_eq!(Superblock::decode(&b, 1000), Ok(up));
+        assert!(FormatError::NeedsUpgrade
+            .describe()
+            .contains("fsck.delafs --upgrade"));
     }
 }
