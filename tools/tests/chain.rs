@@ -256,6 +256,7 @@ impl Chains {
                 logical: i as u32,
                 len: 1,
                 physical: 50_000 + i as u64,
+                unwritten: false,
             };
             let mut raw = [0u8; BLOCK_SIZE];
             encode_chain_block(&mut raw, n, &[e]).unwrap();
@@ -468,6 +469,7 @@ fn the_layout() {
             logical: i,
             len: 1,
             physical: 500,
+            unwritten: false,
         })
         .collect();
     let chain = [20, 30, 10];

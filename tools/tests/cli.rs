@@ -294,6 +294,7 @@ fn fsck_finds_injected_corruption() {
                         logical: 0,
                         len: 1,
                         physical: 1 << 40,
+                        unwritten: false,
                     }],
                 );
             },

@@ -266,6 +266,7 @@ fn extent_block_shared_with_a_file() {
         logical: 0,
         len: 1,
         physical: chain,
+        unwritten: false,
     };
     b.create_file(ROOT, "g", 4096, &[extent]);
     assert_problems(&b.fsck(), &[&format!("(extent block), inode {}", f + 1)]);
@@ -403,6 +404,7 @@ fn extent_outside_the_device() {
         logical: 0,
         len: 4,
         physical: 510,
+        unwritten: false,
     };
     let ino = b.create_file(ROOT, "past-end", 4 * 4096, &[e]);
     assert_problems(
@@ -417,6 +419,7 @@ fn extent_outside_the_device() {
         logical: 0,
         len: 1,
         physical: 1,
+        unwritten: false,
     };
     let ino = b.create_file(ROOT, "on-bitmap", 4096, &[e]);
     assert_problems(

@@ -289,6 +289,7 @@ fn blocks_used_twice() {
             logical: 0,
             len: 1,
             physical: chain,
+            unwritten: false,
         }],
     );
     let after = repairs(&b, Repair::Yes, &["(extent block), inode"], &[n.a, n.big]);
@@ -304,6 +305,7 @@ fn blocks_used_twice() {
             logical: 0,
             len: 2,
             physical: 2,
+            unwritten: false,
         }],
     );
     repairs(
@@ -324,6 +326,7 @@ fn blocks_used_twice() {
             logical: 3,
             len: 1,
             physical: chain,
+            unwritten: false,
         });
         i.set_extents(&e, 0).unwrap();
         i.size = 4 * 4096;

@@ -434,11 +434,7 @@ impl Superblock {
         put(block, SB_ROOT_INO, ROOT_INO.to_le_bytes());
         put(block, SB_MKFS_TIME, self.mkfs_time.to_le_bytes());
         put(block, SB_UUID, self.uuid);
-        put(
-            block,
-            SB_FEATURE_COMPAT,
-            self.features.compat.to_le_bytes(),
-        );
+        put(block, SB_FEATURE_COMPAT, self.features.compat.to_le_bytes());
         put(
             block,
             SB_FEATURE_RO_COMPAT,
@@ -535,7 +531,7 @@ mod tests {
         );
         for off in [SB_END, BLOCK_CSUM_OFFSET - 1] {
             let mut t = b;
-            t[off] = 1;
+            put(&mut t, off, [1u8]);
             resum(&mut t);
             assert_eq!(
                 Superblock::decode(&t, 1000),
@@ -598,7 +594,8 @@ mod tests {
         };
         let u = INCOMPAT_UNWRITTEN;
         // (features, decode, check_writable after a successful decode)
-        let table: [(Features, Result<(), FormatError>, Result<(), FormatError>); 10] = [
+        type Row = (Features, Result<(), FormatError>, Result<(), FormatError>);
+        let table: [Row; 10] = [
             // Current.
             (f(0, 0, u), Ok(()), Ok(())),
             // Unknown compat bits are ignored.
@@ -612,7 +609,11 @@ mod tests {
                 Err(FormatError::UnsupportedRoCompat(0x8000_0001)),
             ),
             // Unknown incompat bits: refused, the unknown bits reported.
-            (f(0, 0, u | 2), Err(FormatError::UnsupportedIncompat(2)), Ok(())),
+            (
+                f(0, 0, u | 2),
+                Err(FormatError::UnsupportedIncompat(2)),
+                Ok(()),
+            ),
             (
                 f(0, 1, 0x8000_0000),
                 Err(FormatError::UnsupportedIncompat(0x8000_0000)),

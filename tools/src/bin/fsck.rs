@@ -3,6 +3,8 @@
 //! Without an option, or with `-n`, nothing is written. `-p` (preen; `-a`
 //! is the same) makes the safe fixes only; `-y` makes every fix fsck knows,
 //! answering yes to each. The fixes are listed in `host/fsck.rs`.
+//! `--upgrade` makes an image from before format feature bits current
+//! (after checking it; with `-p` or `-y`, after repairing it).
 //!
 //! Exit status, as e2fsck's: 0 clean, 1 errors corrected (the filesystem is
 //! now clean), 4 errors left uncorrected, 8 operational error (cannot open,
@@ -15,13 +17,19 @@ use std::process::ExitCode;
 pub mod host;
 
 use host::disk::FileDisk;
-use host::fsck::{self, Repair};
+use host::fsck::{self, Outcome, Repair, UpgradeState};
 
-const USAGE: &str = "usage: fsck.delafs [-n | -p | -y] [-v] IMAGE
+const USAGE: &str = "usage: fsck.delafs [-n | -p | -y] [--upgrade] [-v] IMAGE
   (none), -n  check only, never write (exit 0 clean, 4 problems found)
   -p, -a      preen: make the safe fixes only (exit 1 if all were fixed,
               4 if problems needing -y remain)
   -y          fix everything fsck can (exit 1 if fixed, 4 if some are left)
+  --upgrade   an image made before format feature bits (refused at mount,
+              \"run fsck.delafs --upgrade\"): check it and, if it is clean
+              and no extent is 2^31 blocks or longer, set the unwritten-
+              extent feature bit in the superblock (exit 0 upgraded or
+              already current, 4 not upgraded); with -p or -y, repair
+              first (exit 1 if something was fixed); not with -n
   -v          also print what was checked
 exit status: 0 clean, 1 errors corrected, 4 errors left, 8 operational
 error, 16 usage";
@@ -36,6 +44,7 @@ fn usage(msg: &str) -> ExitCode {
 
 fn main() -> ExitCode {
     let mut verbose = false;
+    let mut upgrade = false;
     let mut image = None;
     // None: check only.
     let mut mode: Option<Option<Repair>> = None;
@@ -46,6 +55,10 @@ fn main() -> ExitCode {
             "-y" => Some(Some(Repair::Yes)),
             "-v" => {
                 verbose = true;
+                None
+            }
+            "--upgrade" => {
+                upgrade = true;
                 None
             }
             "-h" | "--help" => {
@@ -72,15 +85,43 @@ fn main() -> ExitCode {
     let Some(image) = image else {
         return usage("no IMAGE given");
     };
+    if upgrade && mode == Some(None) {
+        return usage("--upgrade writes the superblock: not with -n");
+    }
     let repair = mode.flatten();
     let shown = image.display().to_string();
-    let mut disk = match FileDisk::open(&image, repair.is_some()) {
+    let mut disk = match FileDisk::open(&image, repair.is_some() || upgrade) {
         Ok(disk) => disk,
         Err(e) => {
             eprintln!("fsck.delafs: {shown}: cannot open: {e}");
             return ExitCode::from(EXIT_OPERATIONAL);
         }
     };
+    if upgrade {
+        let done = match fsck::upgrade(&mut disk, repair) {
+            Ok(done) => done,
+            Err(e) => {
+                eprintln!("fsck.delafs: {shown}: I/O error: {e}");
+                return ExitCode::from(EXIT_OPERATIONAL);
+            }
+        };
+        print_outcome(&shown, &done.outcome, verbose, repair.is_some());
+        match done.state {
+            UpgradeState::Upgraded => {
+                println!("{shown}: upgraded: format feature bits set (unwritten extents)")
+            }
+            UpgradeState::Current => println!("{shown}: already has format feature bits"),
+            UpgradeState::NotUpgraded => println!("{shown}: not upgraded"),
+        }
+        println!("{}", done.outcome.after.summary(&shown));
+        if done.state == UpgradeState::NotUpgraded {
+            return ExitCode::from(4);
+        }
+        return ExitCode::from(fsck::exit_code(
+            &done.outcome.after,
+            !done.outcome.fixed.is_empty(),
+        ));
+    }
     let Some(how) = repair else {
         let report = match fsck::check(&mut disk) {
             Ok(report) => report,
@@ -107,6 +148,21 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_OPERATIONAL);
         }
     };
+    print_outcome(&shown, &outcome, verbose, true);
+    println!("{}", outcome.after.summary(&shown));
+    if how == Repair::Preen
+        && outcome
+            .after
+            .worst()
+            .is_some_and(|w| w < fsck::Level::Never)
+    {
+        println!("{shown}: UNEXPECTED INCONSISTENCY; run fsck.delafs -y");
+    }
+    ExitCode::from(fsck::exit_code(&outcome.after, !outcome.fixed.is_empty()))
+}
+
+/// What a repair (or an upgrade) found, fixed and left, before the summary.
+fn print_outcome(shown: &str, outcome: &Outcome, verbose: bool, repaired: bool) {
     if verbose {
         for note in &outcome.found.notes {
             println!("{note}");
@@ -118,8 +174,11 @@ fn main() -> ExitCode {
     for fix in &outcome.fixed {
         println!("fixed: {fix}");
     }
-    for problem in &outcome.after.problems {
-        println!("left: {problem}");
+    // A check without repair found what is left: no second list.
+    if repaired {
+        for problem in &outcome.after.problems {
+            println!("left: {problem}");
+        }
     }
     if !outcome.fixed.is_empty() {
         println!(
@@ -128,14 +187,4 @@ fn main() -> ExitCode {
             outcome.passes
         );
     }
-    println!("{}", outcome.after.summary(&shown));
-    if how == Repair::Preen
-        && outcome
-            .after
-            .worst()
-            .is_some_and(|w| w < fsck::Level::Never)
-    {
-        println!("{shown}: UNEXPECTED INCONSISTENCY; run fsck.delafs -y");
-    }
-    ExitCode::from(fsck::exit_code(&outcome.after, !outcome.fixed.is_empty()))
 }

@@ -141,6 +141,15 @@ impl ImageBuilder {
             logical,
             len,
             physical: self.alloc(len.into()),
+            unwritten: false,
+        }
+    }
+
+    /// [`ImageBuilder::data_extent`], unwritten: allocated, no data yet.
+    pub fn unwritten_extent(&mut self, logical: u32, len: u32) -> Extent {
+        Extent {
+            unwritten: true,
+            ..self.data_extent(logical, len)
         }
     }
 

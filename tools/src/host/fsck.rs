@@ -36,7 +36,7 @@
 //! | unreachable inode with nlink 0 that no entry names (and, for a directory, empty) | free it | preen |
 //! | other unreachable inodes | link into the root as `#INO` (the top of an unreachable tree; its subtree comes with it) | `-y` |
 //! | block used twice | the later claimant loses the extent (no cloning: the data is the first owner's) | `-y` |
-//! | invalid extent (overlapping, outside the data area), broken extent chain | drop the extent / the rest of the chain | `-y` |
+//! | invalid extent (overlapping, outside the data area, unwritten in a directory), broken extent chain | drop the extent / the rest of the chain | `-y` |
 //! | directory extents past its size, holes in a directory, a size that is not its blocks | trim past the size, close holes, size = 4096 × blocks | `-y` |
 //! | size beyond [`MAX_FILE_SIZE`] | the end of the last extent | `-y` |
 //! | `parent` set on a non-directory | clear it | `-y` |
@@ -46,6 +46,21 @@
 //!
 //! A free root, a root that is not a directory and a bad superblock are not
 //! repaired.
+//!
+//! Unwritten extents (allocated, no data yet) are checked like any other:
+//! their blocks are in use, claimed, and must be marked so in the bitmap; a
+//! directory's unwritten extent is an invalid extent (dropped by `-y`). The
+//! summary counts their blocks.
+//!
+//! # Upgrade
+//!
+//! An image made before format feature bits is refused by the superblock
+//! check ([`FormatError::NeedsUpgrade`], exit 4). [`upgrade`] (`fsck.delafs
+//! --upgrade`) checks it as it is (repairing it first with `-p` / `-y`),
+//! and if it is clean and no extent has bit 31 of its length set (an old
+//! image could only mean a length of 2^31 blocks or more, which the new
+//! format cannot say), sets [`INCOMPAT_UNWRITTEN`] in the superblock and
+//! checks it again as a current image.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -56,9 +71,10 @@ use delafs::shared::crc32c::crc32c;
 use delafs::shared::format::{
     bitmap_set, bitmap_test, check_dir_block_tail, decode_dirent, dirent_is_free, encode_dirent,
     inode_slot, inode_slot_mut, ChainError, ChainLayout, ChainPlan, ChainWalk, DirEntry, Extent,
-    ExtentChecker, Geometry, Inode, RecordError, Superblock, BITS_PER_BITMAP_BLOCK, BLOCK_SIZE,
-    DIRENTS_PER_BLOCK, DIR_BLOCK_USED, DT_DIR, DT_REG, INODES_PER_BLOCK, INODE_CSUM_OFFSET,
-    INODE_SIZE, MAX_FILE_SIZE, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
+    ExtentChecker, FormatError, Geometry, Inode, RecordError, Superblock, BITS_PER_BITMAP_BLOCK,
+    BLOCK_SIZE, DIRENTS_PER_BLOCK, DIR_BLOCK_USED, DT_DIR, DT_REG, INCOMPAT_UNWRITTEN,
+    INODES_PER_BLOCK, INODE_CSUM_OFFSET, INODE_SIZE, MAX_FILE_SIZE, ROOT_INO, S_IFDIR, S_IFLNK,
+    S_IFMT, S_IFREG,
 };
 
 use super::disk::{zeroed_block, Disk};
@@ -112,6 +128,8 @@ pub struct Report {
     pub used_blocks: u64,
     /// Blocks not in use.
     pub free_blocks: u64,
+    /// Blocks of unwritten extents (counted in `used_blocks` too).
+    pub unwritten_blocks: u64,
 }
 
 impl Report {
@@ -132,9 +150,14 @@ impl Report {
             1 => "1 problem".to_string(),
             n => format!("{n} problems"),
         };
+        let unwritten = if self.unwritten_blocks > 0 {
+            format!(" ({} unwritten)", self.unwritten_blocks)
+        } else {
+            String::new()
+        };
         match &self.geometry {
             Some(g) => format!(
-                "{name}: {state}, {} files, {} directories, {}/{} blocks used, {} free",
+                "{name}: {state}, {} files, {} directories, {}/{} blocks used{unwritten}, {} free",
                 self.files, self.dirs, self.used_blocks, g.total_blocks, self.free_blocks
             ),
             None => format!("{name}: {state}, superblock refused"),
@@ -235,11 +258,12 @@ fn blocks(start: u64, end: u64) -> String {
 
 fn extent_str(e: &Extent) -> String {
     format!(
-        "file blocks {}..{} -> {}..{}",
+        "file blocks {}..{} -> {}..{}{}",
         e.logical,
         e.logical_end(),
         e.physical,
-        e.physical_end()
+        e.physical_end(),
+        if e.unwritten { ", unwritten" } else { "" }
     )
 }
 
@@ -406,20 +430,106 @@ struct Checker<'a> {
     bad: HashSet<u32>,
     entries: Vec<Entry>,
     root_names: HashSet<Vec<u8>>,
+    /// Checking an image from before feature bits for [`upgrade`].
+    upgrading: bool,
 }
 
 /// Checks the filesystem on `disk`, read-only. `Err` only for I/O errors;
 /// problems with the filesystem are in the report.
 pub fn check(disk: &mut dyn Disk) -> io::Result<Report> {
-    Ok(scan(disk)?.report)
+    Ok(scan(disk, false)?.report)
 }
 
 /// Repairs the filesystem on `disk` as far as `how` allows. `Err` only for
 /// I/O errors.
 pub fn repair(disk: &mut dyn Disk, how: Repair) -> io::Result<Outcome> {
+    repair_as(disk, how, false)
+}
+
+/// What [`upgrade`] did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum UpgradeState {
+    /// The superblock already had feature bits: nothing to upgrade (the
+    /// image was checked, or repaired, as usual).
+    Current,
+    /// [`INCOMPAT_UNWRITTEN`] was set.
+    Upgraded,
+    /// Not upgraded: problems are left, or the superblock is refused for
+    /// another reason.
+    NotUpgraded,
+}
+
+/// [`upgrade`]'s result: the check (or repair) of the image as found, and
+/// after it `after` is the check of the image as left.
+#[derive(Clone, Debug)]
+pub struct Upgrade {
+    /// The check or repair, the upgrade's check included in `after`.
+    pub outcome: Outcome,
+    /// Whether the superblock was changed.
+    pub state: UpgradeState,
+}
+
+/// `fsck.delafs --upgrade`: makes an image from before format feature bits
+/// current (see the module docs). With `how`, repairs it first; without,
+/// only a clean image is upgraded. `Err` only for I/O errors.
+pub fn upgrade(disk: &mut dyn Disk, how: Option<Repair>) -> io::Result<Upgrade> {
+    let mut block = zeroed_block();
+    if disk.blocks() > 0 {
+        disk.read_block(0, &mut block)?;
+    }
+    let needs = Superblock::decode(&block, disk.blocks()) == Err(FormatError::NeedsUpgrade);
+    let checked = |disk: &mut dyn Disk, upgrading| -> io::Result<Outcome> {
+        match how {
+            Some(how) => repair_as(disk, how, upgrading),
+            None => {
+                let found = scan(disk, upgrading)?.report;
+                Ok(Outcome {
+                    found: found.clone(),
+                    after: found,
+                    passes: 1,
+                    ..Outcome::default()
+                })
+            }
+        }
+    };
+    if !needs {
+        let outcome = checked(disk, false)?;
+        let state = if outcome.after.geometry.is_some() {
+            UpgradeState::Current
+        } else {
+            UpgradeState::NotUpgraded
+        };
+        return Ok(Upgrade { outcome, state });
+    }
+    let mut outcome = checked(disk, true)?;
+    if !outcome.after.is_clean() {
+        return Ok(Upgrade {
+            outcome,
+            state: UpgradeState::NotUpgraded,
+        });
+    }
+    // Read again: a repair may have rewritten nothing here, but the block
+    // on disk is what the check accepted.
+    disk.read_block(0, &mut block)?;
+    let mut sb = Superblock::decode_for_upgrade(&block, disk.blocks())
+        .map_err(|e| io::Error::other(format!("superblock changed under the upgrade: {e}")))?;
+    sb.features.incompat |= INCOMPAT_UNWRITTEN;
+    sb.encode(&mut block);
+    disk.write_block(0, &block)?;
+    disk.flush()?;
+    outcome.after = check(disk)?;
+    Ok(Upgrade {
+        outcome,
+        state: UpgradeState::Upgraded,
+    })
+}
+
+/// [`repair`]; `upgrading` checks an image from before feature bits as
+/// [`upgrade`] does.
+fn repair_as(disk: &mut dyn Disk, how: Repair, upgrading: bool) -> io::Result<Outcome> {
     let mut outcome = Outcome::default();
     for pass in 0..MAX_PASSES {
-        let scan = scan(disk)?;
+        let scan = scan(disk, upgrading)?;
         if pass == 0 {
             outcome.found = scan.report.clone();
         }
@@ -447,11 +557,14 @@ pub fn repair(disk: &mut dyn Disk, how: Repair) -> io::Result<Outcome> {
         }
         outcome.fixed.extend(applied);
     }
-    outcome.after = check(disk)?;
+    outcome.after = scan(disk, upgrading)?.report;
     Ok(outcome)
 }
 
-fn scan(disk: &mut dyn Disk) -> io::Result<Scan> {
+/// One check pass; `upgrading` accepts a superblock from before feature
+/// bits and reports every extent with bit 31 of its length set (which such
+/// an image cannot have as the flag).
+fn scan(disk: &mut dyn Disk, upgrading: bool) -> io::Result<Scan> {
     let mut report = Report::default();
     let empty = |report| Scan {
         report,
@@ -470,7 +583,12 @@ fn scan(disk: &mut dyn Disk) -> io::Result<Scan> {
     }
     let mut block = zeroed_block();
     disk.read_block(0, &mut block)?;
-    let sb = match Superblock::decode(&block, disk.blocks()) {
+    let decoded = if upgrading {
+        Superblock::decode_for_upgrade(&block, disk.blocks())
+    } else {
+        Superblock::decode(&block, disk.blocks())
+    };
+    let sb = match decoded {
         Ok(sb) => sb,
         Err(e) => {
             report.problems.push(format!("superblock: {e}"));
@@ -500,6 +618,7 @@ fn scan(disk: &mut dyn Disk) -> io::Result<Scan> {
         bad: HashSet::new(),
         entries: Vec::new(),
         root_names: HashSet::new(),
+        upgrading,
     };
     // Metadata is claimed first; data_start < total_blocks.
     let _ = c.owners.claim(0, geo.data_start);
@@ -660,6 +779,16 @@ impl Checker<'_> {
                 format!("inode {ino}: extent {index} ({}): {err}", extent_str(&e)),
             );
         }
+        if self.upgrading && e.unwritten {
+            self.problem(
+                Level::Never,
+                format!(
+                    "inode {ino}: extent {index} ({}): bit 31 of its length is set: \
+                     2^31 blocks or more, which the upgraded format cannot store; not upgraded",
+                    extent_str(&e)
+                ),
+            );
+        }
         // Blocks an out-of-order extent points at are still referenced.
         if self.geo.in_data(e.physical, e.len.into()) {
             self.claims
@@ -677,7 +806,7 @@ impl Checker<'_> {
     }
 
     fn check_inode(&mut self, ino: u32, inode: Inode, err: Option<RecordError>) -> io::Result<()> {
-        let mut checker = ExtentChecker::new(&self.geo);
+        let mut checker = ExtentChecker::for_inode(&self.geo, &inode);
         let mut kept = Vec::new();
         let mut owned = Vec::new();
         // Whether the stored extent list must be rewritten.
@@ -856,6 +985,11 @@ impl Checker<'_> {
                 },
             );
         }
+        self.report.unwritten_blocks += planned
+            .iter()
+            .filter(|e| e.unwritten)
+            .map(|e| u64::from(e.len))
+            .sum::<u64>();
         if inode.is_dir() {
             self.report.dirs += 1;
         } else {
@@ -1710,6 +1844,7 @@ fn apply(disk: &mut dyn Disk, scan: &Scan, fixes: &[&Fix]) -> io::Result<Vec<Str
                     logical,
                     len: 1,
                     physical: b,
+                    unwritten: false,
                 });
                 inode.size = inode.size.saturating_add(BS);
                 grown = true;

@@ -5,7 +5,8 @@ use std::fmt;
 use std::io;
 
 use delafs::shared::format::{
-    inode_slot_mut, FormatError, Geometry, Inode, Superblock, Timestamp, BLOCK_SIZE, ROOT_INO,
+    inode_slot_mut, Features, FormatError, Geometry, Inode, Superblock, Timestamp, BLOCK_SIZE,
+    ROOT_INO,
 };
 
 use super::disk::{zeroed_block, Disk};
@@ -60,6 +61,7 @@ pub fn format(
     }
     let sb = Superblock {
         geometry,
+        features: Features::MKFS,
         mkfs_time,
         uuid,
     };
