@@ -12,8 +12,8 @@ use super::DSuperBlock;
 use crate::shared::claim::{ClaimError, ClaimMap};
 use crate::shared::format::{
     self, bitmap_test, decode_dirent, encode_dirent, inode_slot, inode_slot_mut, walk_extents,
-    Block, ChainLayout, ChainPlan, ExtentChecker, FormatError, Inode, Superblock, Timestamp, Visit,
-    WalkError, INODE_SIZE,
+    Block, ChainLayout, ChainPlan, ExtentChecker, FormatError, Inode, Timestamp, Visit, WalkError,
+    INODE_SIZE,
 };
 use crate::shared::space::FreeSpace;
 use crate::vfs::buffer::Buffer;
@@ -21,7 +21,8 @@ use crate::vfs::error::euclean;
 use crate::vfs::{New, SbState, Time};
 
 pub(crate) use crate::shared::format::{
-    DirEntry, Geometry, BLOCK_SIZE, DIRENTS_PER_BLOCK, INODES_PER_BLOCK, MAX_NAME_LEN,
+    DirEntry, Features, Geometry, Superblock, BLOCK_SIZE, DIRENTS_PER_BLOCK, INODES_PER_BLOCK,
+    MAX_NAME_LEN,
 };
 
 pub(crate) const ROOT_INO: u64 = format::ROOT_INO as u64;
@@ -32,6 +33,8 @@ pub(crate) struct Extent {
     pub(crate) logical: u64,
     pub(crate) len: u64,
     pub(crate) physical: u64,
+    /// Allocated, no data yet: reads as zeros (`format::EXTENT_UNWRITTEN`).
+    pub(crate) unwritten: bool,
 }
 
 /// An inode's attributes, as stored.
@@ -67,19 +70,27 @@ fn to_timestamp(t: Time) -> Timestamp {
     }
 }
 
-/// The errno a mount refused for `e` returns.
+/// The errno a mount refused for `e` returns: a feature this code cannot
+/// write is `EROFS` (a read-only mount works), a corrupt superblock
+/// `EUCLEAN`, anything else (not delafs, an unknown incompatible feature,
+/// an image to upgrade) `EINVAL`.
 pub(crate) fn mount_errno(e: &FormatError) -> Error {
     match e {
         FormatError::BadChecksum | FormatError::BadGeometry => corrupt(),
+        FormatError::UnsupportedRoCompat(_) => EROFS,
         _ => EINVAL,
     }
 }
 
+/// Decodes and checks the superblock (block 0) of a device of
+/// `device_blocks` blocks: unknown incompatible features and images made
+/// before feature bits are refused here; whether the filesystem may be
+/// written is [`Features::check_writable`] on the result.
 pub(crate) fn decode_superblock(
     block: &[u8; BLOCK_SIZE],
     device_blocks: u64,
-) -> Result<Geometry, FormatError> {
-    Superblock::decode(block, device_blocks).map(|sb| sb.geometry)
+) -> Result<Superblock, FormatError> {
+    Superblock::decode(block, device_blocks)
 }
 
 /// Fills `free` from the bitmap blocks.
@@ -235,6 +246,7 @@ pub(crate) fn read_inode(
                 logical: e.logical.into(),
                 len: e.len.into(),
                 physical: e.physical,
+                unwritten: e.unwritten,
             })
         }
     });
@@ -275,18 +287,20 @@ pub(crate) fn write_inode(
     space: &Mutex<Space>,
     sync: bool,
 ) -> Result {
-    // Stored extents are at most u32::MAX blocks long.
+    // Stored extents are at most format::MAX_EXTENT_LEN blocks long.
     let mut stored = KVec::new();
     for e in extents {
-        for piece in format::Extent::split(e.logical, e.len, e.physical).map_err(|_| corrupt())? {
+        let pieces = format::Extent::split(e.logical, e.len, e.physical, e.unwritten)
+            .map_err(|_| corrupt())?;
+        for piece in pieces {
             stored.push(piece, GFP_KERNEL)?;
         }
     }
     // Verified before anything reaches the disk, as XFS's write verifiers
     // do: a bug that built a bad inode must not make the image unmountable.
-    let mut checker = ExtentChecker::new(geo);
     let mut parsed = Inode::new(d.mode);
     parsed.size = d.size;
+    let mut checker = ExtentChecker::for_inode(geo, &parsed);
     for e in &stored {
         if let Err(e) = checker.check(e) {
             fs_err!("{}: inode {ino}: not written: {}\n", sb.id(), e.describe());

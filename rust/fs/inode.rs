@@ -182,6 +182,7 @@ pub(super) fn write(inode: &DInode, sync: bool) -> Result {
                         logical: lblk,
                         len: m.len,
                         physical,
+                        unwritten: false,
                     },
                     GFP_KERNEL,
                 )

@@ -22,6 +22,8 @@ use crate::vfs::{self, FileSystem, New, SeqFile, StatFs, SuperBlock, SuperOperat
 #[pin_data]
 pub(crate) struct Fs {
     pub(crate) geo: disk::Geometry,
+    /// The superblock's feature fields: a remount read-write checks them.
+    pub(crate) features: disk::Features,
     /// Regular files' page cache may use large folios (`large_folios=1`).
     pub(crate) large_folios: bool,
     #[pin]
@@ -79,9 +81,17 @@ impl Options {
         }
     }
 
-    /// Remount: the page cache of open files was set up with the mount's
-    /// folio setting, so it cannot change.
-    pub(crate) fn check_remount(&self, fs: &Fs) -> Result {
+    /// Remount, to read-only if `read_only`: the page cache of open files
+    /// was set up with the mount's folio setting, so it cannot change; a
+    /// filesystem with read-only compatible features this code does not
+    /// know stays read-only.
+    pub(crate) fn check_remount(&self, fs: &Fs, read_only: bool) -> Result {
+        if !read_only {
+            if let Err(e) = fs.features.check_writable() {
+                fs_err!("delafs: cannot remount read-write: {e}\n");
+                return Err(disk::mount_errno(&e));
+            }
+        }
         match self.large_folios {
             Some(v) if v != fs.large_folios => {
                 fs_err!("delafs: large_folios cannot change on remount\n");
@@ -105,9 +115,16 @@ fn fill_super(sb: &DSuperBlock<New>, opts: &Options) -> Result<Pin<KBox<Fs>>> {
     let _nofs = vfs::NoFs::new();
     let device_blocks = sb.device_blocks();
     let block0 = sb.read_block(0)?;
-    let geo = disk::decode_superblock(block0.lock().data(), device_blocks)
-        .map_err(|e| refuse(sb, &e.describe(), disk::mount_errno(&e)))?;
+    let superblock = disk::decode_superblock(block0.lock().data(), device_blocks)
+        .map_err(|e| refuse(sb, &e, disk::mount_errno(&e)))?;
     drop(block0);
+    let geo = superblock.geometry;
+    let features = superblock.features;
+    if !sb.read_only() {
+        features
+            .check_writable()
+            .map_err(|e| refuse(sb, &e, disk::mount_errno(&e)))?;
+    }
 
     // Free space from the bitmap.
     let mut bitmap = KVec::with_capacity(geo.bitmap_blocks as usize, GFP_KERNEL)?;
@@ -172,6 +189,7 @@ fn fill_super(sb: &DSuperBlock<New>, opts: &Options) -> Result<Pin<KBox<Fs>>> {
     KBox::pin_init(
         try_pin_init!(Fs {
             geo,
+            features,
             large_folios: opts.large_folios.unwrap_or(true),
             space <- new_mutex!(space),
             inodes <- new_mutex!(InodeNumbers::new(used, nfree)),
@@ -213,8 +231,8 @@ impl SuperOperations for Delafs {
         Ok(sb.data().statfs())
     }
 
-    fn reconfigure(sb: &DSuperBlock, opts: &Options) -> Result {
-        opts.check_remount(sb.data())
+    fn reconfigure(sb: &DSuperBlock, opts: &Options, read_only: bool) -> Result {
+        opts.check_remount(sb.data(), read_only)
     }
 
     fn show_options(sb: &DSuperBlock, out: &mut SeqFile) -> Result {

@@ -4,7 +4,7 @@
 //! `fs_context` operations, `fill_super` and `kill_sb`; and the choice of
 //! operation tables for each new inode.
 
-use core::ffi::c_int;
+use core::ffi::{c_int, c_uint};
 use core::marker::PhantomData;
 
 use kernel::bindings;
@@ -213,9 +213,21 @@ impl<T: Ops> ContextVTable<T> {
             // SAFETY: a reconfiguration context holds the mounted root dentry,
             // whose superblock is live and filled while the context lives.
             let sb = unsafe { SuperBlock::<T>::from_raw((*(*fc).root).d_sb) };
+            // SAFETY: `fc` is the live context of this call; its flag fields
+            // are integers the VFS set before calling.
+            let (flags, mask) = unsafe { ((*fc).sb_flags, (*fc).sb_flags_mask) };
+            // Read-only after the remount: the flag if the remount sets it
+            // (`ro` / `rw`), else as mounted (what `reconfigure_super` does).
+            // `sb_flags` is an `unsigned int`; SB_RDONLY is bit 0.
+            const SB_RDONLY: c_uint = bindings::SB_RDONLY as c_uint;
+            let read_only = if mask & SB_RDONLY != 0 {
+                flags & SB_RDONLY != 0
+            } else {
+                sb.read_only()
+            };
             // SAFETY: a context `init_fs_context_callback` set up, ours for
             // the call.
-            T::reconfigure(sb, unsafe { Self::options(fc) })?;
+            T::reconfigure(sb, unsafe { Self::options(fc) }, read_only)?;
             Ok(0)
         })
     }

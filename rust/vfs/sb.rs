@@ -74,6 +74,16 @@ impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
         bytes as u64 / BLOCK_SIZE as u64
     }
 
+    /// Whether the filesystem is mounted read-only (`sb_rdonly()`); in
+    /// `fill_super`, whether the mount asked for it.
+    pub(crate) fn read_only(&self) -> bool {
+        // SAFETY: the superblock is live (type invariant); `s_flags` is an
+        // integer, read as `sb_rdonly()` reads it (the VFS changes it with
+        // `s_umount` held for writing, which mount and remount hold).
+        let flags = unsafe { (*self.as_raw()).s_flags };
+        flags & bindings::SB_RDONLY != 0
+    }
+
     pub(crate) fn id(&self) -> &CStr {
         // SAFETY: the superblock is live (type invariant) and `s_id` is a
         // NUL-terminated array `sget` filled, unchanged afterwards.

@@ -32,9 +32,10 @@ pub(crate) trait SuperOperations: FileSystem {
 
     fn statfs(sb: &SuperBlock<Self>) -> Result<StatFs>;
 
-    /// Remount with `opts`: refuse what cannot change on a mounted
-    /// filesystem.
-    fn reconfigure(_sb: &SuperBlock<Self>, _opts: &Self::Options) -> Result {
+    /// Remount with `opts`, leaving the filesystem read-only if
+    /// `read_only` (the flag the remount sets, or keeps): refuse what cannot
+    /// change on a mounted filesystem.
+    fn reconfigure(_sb: &SuperBlock<Self>, _opts: &Self::Options, _read_only: bool) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
