@@ -179,6 +179,9 @@ fn specs_apply_keep_checksums_and_cover_every_family() {
         "bitmap",
         "flip crc",
         "flip",
+        "sb feature_compat",
+        "sb feature_ro_compat",
+        "sb feature_incompat",
     ] {
         let found = kinds.iter().any(|k| k.starts_with(want));
         assert!(found, "no {want:?} mutation among {kinds:?}");

@@ -16,6 +16,7 @@
 //! sb FIELD = V                          superblock field, checksum fixed
 //! inode N FIELD = V                     inode field, checksum fixed
 //! inode N extent K FIELD = V            inline extent K (0..8): logical, len, physical
+//!                                       (`len` includes bit 31, the unwritten flag)
 //! inode N extent K = L,LEN,P            the whole inline extent
 //! chain B FIELD = V                     extent block at disk block B: magic, count, next
 //! chain B extent K FIELD = V | = L,LEN,P
@@ -39,9 +40,10 @@ use std::fmt::Write as _;
 use delafs::shared::crc32c::crc32c;
 use delafs::shared::format::{
     decode_dirent, inode_slot, walk_extents, Extent, Geometry, Inode, Superblock, Visit,
-    BLOCK_CSUM_OFFSET, BLOCK_SIZE, CHAIN_EXTENTS, CHAIN_MAGIC, DIRENTS_PER_BLOCK, DIRENT_SIZE,
-    DT_DIR, DT_LNK, DT_REG, INLINE_EXTENTS, INODE_CSUM_OFFSET, INODE_SIZE, MAX_NAME_LEN, S_IFDIR,
-    S_IFLNK, S_IFREG,
+    BLOCK_CSUM_OFFSET, BLOCK_SIZE, CHAIN_EXTENTS, CHAIN_MAGIC, COMPAT_SUPPORTED, DIRENTS_PER_BLOCK,
+    DIRENT_SIZE, DT_DIR, DT_LNK, DT_REG, EXTENT_UNWRITTEN, INCOMPAT_SUPPORTED, INCOMPAT_UNWRITTEN,
+    INLINE_EXTENTS, INODE_CSUM_OFFSET, INODE_SIZE, MAX_EXTENT_LEN, MAX_NAME_LEN,
+    RO_COMPAT_SUPPORTED, S_IFDIR, S_IFLNK, S_IFREG,
 };
 
 use super::builder::{ImageBuilder, ROOT};
@@ -352,10 +354,12 @@ const SB_FIELDS: &[(&str, usize, usize)] = &[
     ("inode_table_blocks", 56, 8),
     ("data_start", 64, 8),
     ("root_ino", 72, 4),
-    ("flags", 76, 4),
+    ("feature_compat", 76, 4),
     ("mkfs_time", 80, 8),
     ("uuid", 88, 8),
-    ("pad", 104, 8),
+    ("feature_ro_compat", 104, 4),
+    ("feature_incompat", 108, 4),
+    ("pad", 112, 8),
     ("csum", BLOCK_CSUM_OFFSET, 4),
 ];
 
@@ -810,8 +814,23 @@ pub fn apply(disk: &mut MemDisk, geo: &Geometry, spec: &str) -> Result<(), Strin
 
 /// The mutation families, in the order the test reports them.
 pub const FAMILIES: &[&str] = &[
-    "sb", "mode", "nlink", "size", "attr", "extcount", "parent", "extent", "chain", "chainext",
-    "dirent", "bitmap", "cross", "flip", "flipcrc",
+    "sb",
+    "mode",
+    "nlink",
+    "size",
+    "attr",
+    "extcount",
+    "parent",
+    "extent",
+    "chain",
+    "chainext",
+    "dirent",
+    "bitmap",
+    "cross",
+    "flip",
+    "flipcrc",
+    "features",
+    "unwritten",
 ];
 
 const U64_EDGES: &[u64] = &[
@@ -1390,6 +1409,87 @@ fn gen_flip(rng: &mut Rng, l: &Layout, crc: bool) -> String {
     }
 }
 
+/// The superblock's feature fields: 0, each known bit, unknown bits, with
+/// the checksum fixed (so the decode's feature policy is what is tested).
+/// Values equal to the seed's are not picked: each mutation changes the
+/// image.
+fn gen_features(rng: &mut Rng, disk: &MemDisk) -> String {
+    let unknown = |rng: &mut Rng, known: u32| -> u64 {
+        let bit = 1u32 << rng.below(32);
+        let v = if bit & known != 0 { 1 << 31 } else { bit };
+        u64::from(v)
+    };
+    let (name, values): (&str, Vec<u64>) = match rng.below(3) {
+        0 => (
+            "feature_compat",
+            vec![0, unknown(rng, COMPAT_SUPPORTED), u64::from(u32::MAX)],
+        ),
+        1 => (
+            "feature_ro_compat",
+            vec![0, unknown(rng, RO_COMPAT_SUPPORTED), u64::from(u32::MAX)],
+        ),
+        _ => {
+            let u = u64::from(INCOMPAT_UNWRITTEN);
+            let other = unknown(rng, INCOMPAT_SUPPORTED);
+            (
+                "feature_incompat",
+                vec![0, u, other, u | other, u64::from(u32::MAX)],
+            )
+        }
+    };
+    let (_, off, width) = SB_FIELDS
+        .iter()
+        .copied()
+        .find(|f| f.0 == name)
+        .expect("a feature field");
+    let cur = get(disk, off, width);
+    let values: Vec<u64> = values.into_iter().filter(|&v| v != cur).collect();
+    let v = rng.pick(&values);
+    format!("sb {name} = {}", hex(v))
+}
+
+/// The unwritten flag (bit 31 of `len`) on an extent of a regular file
+/// (valid) or of a directory (refused), inline or in a chain block.
+fn gen_unwritten(rng: &mut Rng, l: &Layout) -> String {
+    let dir = rng.chance(1, 3);
+    let pool: Vec<&FileInfo> = l
+        .with_extents()
+        .into_iter()
+        .filter(|f| f.inode.is_dir() == dir)
+        .collect();
+    let pool = if pool.is_empty() {
+        l.with_extents()
+    } else {
+        pool
+    };
+    let f = rng.pick(&pool);
+    let idx = rng.below(f.extents.len() as u64) as usize;
+    let e = f.extents[idx];
+    let target = if idx < INLINE_EXTENTS {
+        format!("inode {} extent {idx}", f.ino)
+    } else {
+        let c = (idx - INLINE_EXTENTS) / CHAIN_EXTENTS;
+        let k = (idx - INLINE_EXTENTS) % CHAIN_EXTENTS;
+        format!("chain {} extent {k}", f.chain[c])
+    };
+    let what = if f.inode.is_dir() {
+        "directory"
+    } else {
+        "regular file"
+    };
+    // Mostly the flag on the extent's own length; sometimes the flag on
+    // a length of 0 or the longest one.
+    let len = match rng.below(6) {
+        0 => 0,
+        1 => MAX_EXTENT_LEN,
+        _ => e.len,
+    };
+    format!(
+        "{target} len = {} [unwritten, {what}]",
+        hex(u64::from(len | EXTENT_UNWRITTEN))
+    )
+}
+
 /// One mutation of family `fam`.
 pub fn gen_family(rng: &mut Rng, l: &Layout, disk: &MemDisk, fam: &str) -> String {
     match fam {
@@ -1407,6 +1507,8 @@ pub fn gen_family(rng: &mut Rng, l: &Layout, disk: &MemDisk, fam: &str) -> Strin
         "bitmap" => gen_bitmap(rng, l),
         "cross" => gen_cross(rng, l),
         "flip" => gen_flip(rng, l, false),
+        "features" => gen_features(rng, disk),
+        "unwritten" => gen_unwritten(rng, l),
         _ => gen_flip(rng, l, true),
     }
 }
