@@ -72,7 +72,7 @@ fresh_image() {
 }
 
 ktap_print_header
-ktap_set_plan 17
+ktap_set_plan 25
 load_module
 
 rm -f "$IMG"; truncate -s 16M "$IMG"
@@ -215,6 +215,88 @@ check_runtime "a second name for a directory" \
 	'f.seek(dirblock(1) * 4096 + 1 * 264); f.write(struct.pack("<IBB", 4, 1, 4))' b "directory named twice"
 check_runtime "a directory named in itself" \
 	'f.seek(dirblock(1) * 4096 + 1 * 264); f.write(struct.pack("<IBB", 1, 1, 4))' b "a directory above it"
+
+# Format feature bits (superblock offsets 76 compat, 104 ro_compat, 108
+# incompat; mkfs sets incompat bit 0, unwritten extents).
+# sys_mount SOURCE FLAGS: mount(2) of delafs on $MNT; prints OK or the
+# errno's name (mount(8) would retry read-only after EROFS).
+sys_mount() {
+	python3 - "$1" "$MNT" "$2" <<'PY'
+import ctypes, errno, sys
+libc = ctypes.CDLL(None, use_errno=True)
+src, dst, flags = sys.argv[1], sys.argv[2], int(sys.argv[3], 0)
+r = libc.mount(src.encode(), dst.encode(), b"delafs", ctypes.c_ulong(flags), None)
+print("OK" if r == 0 else errno.errorcode[ctypes.get_errno()])
+PY
+}
+MS_RDONLY=1
+MS_REMOUNT=32
+# log_has TEXT: a delafs kernel line with TEXT since the last dmesg -C.
+log_has() {
+	dmesg | grep -q "delafs: .*$1" && return
+	dmesg | sed 's/^/# dmesg: /'
+	printf '# wanted a kernel log line with: %s\n' "$1"
+	return 1
+}
+
+# An image from before feature bits: all three fields zero.
+populated_image; patch_sb 108:I:0
+try_mount "an image made before feature bits" "wrong fs type\|Invalid argument" \
+	"made before format feature bits: run fsck.delafs --upgrade"
+upgrade_then_mount() {
+	"$FSCK" -n "$IMG"
+	[ $? = 4 ] || { echo "fsck -n did not exit 4 on the old image"; return 1; }
+	"$FSCK" --upgrade "$IMG" || return 1
+	"$FSCK" -n "$IMG" || return 1
+	mount -t delafs -o loop "$IMG" "$MNT" || return 1
+	local ok=0
+	[ "$(stat -c %s "$MNT/a")" = 8192 ] && echo x >"$MNT/new" && ok=1
+	umount "$MNT" && "$FSCK" -n "$IMG" && [ $ok = 1 ]
+}
+check "fsck.delafs --upgrade, then the old image mounts with its files" upgrade_then_mount
+
+fresh_image; patch_sb 108:I:3
+try_mount "an unknown incompat feature bit" "wrong fs type\|Invalid argument" \
+	"unsupported incompatible features: 0x2"
+
+# An unknown ro_compat bit: read-only works, read-write does not (EROFS),
+# neither at mount nor by a remount.
+populated_image; patch_sb 104:I:0x10
+# result DESCRIPTION TEST...: a KTAP line for a shell condition.
+result() {
+	local what=$1
+	shift
+	if eval "$@"; then ktap_test_pass "$what"; else ktap_test_fail "$what"; fi
+}
+dev=$(losetup -f --show "$IMG")
+dmesg -C
+r=$(sys_mount "$dev" 0)
+[ "$r" = OK ] && umount "$MNT"
+printf '# read-write mount(2): %s\n' "$r"
+result "an unknown ro_compat bit: a read-write mount is refused with EROFS" \
+	'[ "$r" = EROFS ] && log_has "read-only compatible features"'
+mounted_ro=0
+mount -t delafs -o ro "$dev" "$MNT" && mounted_ro=1
+result "an unknown ro_compat bit: mount -o ro works and reads" \
+	'[ $mounted_ro = 1 ] && [ "$(stat -c %s "$MNT/a")" = 8192 ] && cat "$MNT/a" >/dev/null'
+dmesg -C
+r=not-mounted
+[ $mounted_ro = 1 ] && r=$(sys_mount "$dev" $MS_REMOUNT)
+printf '# remount read-write: %s\n' "$r"
+result "an unknown ro_compat bit: a remount read-write is refused with EROFS" \
+	'[ "$r" = EROFS ] && log_has "cannot remount read-write" && ! touch "$MNT/new" 2>/dev/null'
+[ $mounted_ro = 1 ] && umount "$MNT"
+losetup -d "$dev"
+
+fresh_image; patch_sb 76:I:0x80000000
+check "an unknown compat bit is ignored: mounts read-write" \
+	bash -c "mount -t delafs -o loop $IMG $MNT && echo x >$MNT/f && umount $MNT && $FSCK -n $IMG"
+
+# Bit 31 of the root directory's first extent length: an unwritten extent
+# in a directory (valid checksum).
+populated_image
+patch_image 'r = inode(1); l, = struct.unpack_from("<I", r, 100); struct.pack_into("<I", r, 100, l | 1 << 31); put_inode(1, r)'
+try_mount "an unwritten extent in a directory" "Structure needs cleaning" "directory has an unwritten extent"
 
 fresh_image
 check "the good image still mounts" bash -c "mount -t delafs -o loop $IMG $MNT && umount $MNT"
