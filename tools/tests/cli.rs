@@ -5,7 +5,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use delafs::shared::format::{Extent, Superblock, BLOCK_SIZE, DIRENT_SIZE};
+use delafs::shared::format::{
+    Extent, Features, Superblock, BLOCK_SIZE, DIRENT_SIZE, INCOMPAT_UNWRITTEN,
+};
 
 #[path = "../src/host/mod.rs"]
 pub mod host;
@@ -436,4 +438,140 @@ fn fsck_binary_on_mutated_images() {
             stderr(&out)
         );
     }
+}
+
+#[test]
+fn mkfs_sets_the_unwritten_feature() {
+    let dir = Scratch::new("features");
+    let img = dir.path("fs.img");
+    let out = run(MKFS, &["-q", "-s", "8M", img.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(superblock(&img).features, Features::MKFS);
+    assert_eq!(superblock(&img).features.incompat, INCOMPAT_UNWRITTEN);
+}
+
+/// An image with a file, as mkfs.delafs made them before feature bits.
+fn pre_feature_image(b: &mut ImageBuilder) -> Extent {
+    let e = b.data_extent(0, 2);
+    b.create_file(ROOT, "old", 2 * 4096, &[e]);
+    b.set_features(Features::default());
+    e
+}
+
+#[test]
+fn fsck_upgrades_a_pre_feature_image() {
+    let dir = Scratch::new("upgrade");
+    let img = dir.path("fs.img");
+    let img_s = img.to_str().unwrap();
+    let mut b = ImageBuilder::new(512, 64);
+    pre_feature_image(&mut b);
+    b.save(&img).unwrap();
+
+    let out = run(FSCK, &["-n", img_s]);
+    assert_eq!(code(&out), 4, "{}", stdout(&out));
+    assert!(
+        stdout(&out)
+            .contains("superblock: made before format feature bits: run fsck.delafs --upgrade"),
+        "{}",
+        stdout(&out)
+    );
+    // Repairs cannot read it either; -n and --upgrade exclude each other.
+    assert_eq!(code(&run(FSCK, &["-y", img_s])), 4);
+    assert_eq!(code(&run(FSCK, &["-n", "--upgrade", img_s])), 16);
+    assert!(stdout(&run(FSCK, &["--help"])).contains("--upgrade"));
+
+    let out = run(FSCK, &["--upgrade", img_s]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("upgraded"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(": clean, 1 files, 1 directories"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(superblock(&img).features, Features::MKFS);
+    let out = run(FSCK, &["-n", img_s]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    // Again: nothing to do.
+    let out = run(FSCK, &["--upgrade", img_s]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert!(stdout(&out).contains("already has format feature bits"));
+}
+
+#[test]
+fn fsck_upgrade_refuses_what_it_cannot_upgrade() {
+    let dir = Scratch::new("upgrade-refused");
+    let img = dir.path("fs.img");
+    let img_s = img.to_str().unwrap();
+    // Bit 31 of a length: an old image would mean 2^31 blocks or more.
+    let mut b = ImageBuilder::new(512, 64);
+    let e = b.unwritten_extent(0, 1);
+    b.create_file(ROOT, "huge", 4096, &[e]);
+    b.set_features(Features::default());
+    b.save(&img).unwrap();
+    let out = run(FSCK, &["--upgrade", img_s]);
+    assert_eq!(code(&out), 4, "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("bit 31 of its length is set"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("not upgraded"), "{}", stdout(&out));
+    assert_eq!(code(&run(FSCK, &["-n", img_s])), 4);
+
+    // A problem left: not upgraded without -y; upgraded after the repair
+    // with it.
+    let mut b = ImageBuilder::new(512, 64);
+    let e = pre_feature_image(&mut b);
+    b.set_used(e.physical, 1, false);
+    b.save(&img).unwrap();
+    let out = run(FSCK, &["--upgrade", img_s]);
+    assert_eq!(code(&out), 4, "{}", stdout(&out));
+    assert!(stdout(&out).contains("not upgraded"), "{}", stdout(&out));
+    assert_eq!(superblock_raw_incompat(&img), 0);
+    let out = run(FSCK, &["--upgrade", "-y", img_s]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    assert!(stdout(&out).contains("upgraded"), "{}", stdout(&out));
+    assert_eq!(code(&run(FSCK, &["-n", img_s])), 0);
+}
+
+fn superblock_raw_incompat(path: &Path) -> u32 {
+    let raw = fs::read(path).unwrap();
+    u32::from_le_bytes(raw[108..112].try_into().unwrap())
+}
+
+#[test]
+fn fsck_accepts_unwritten_extents_in_files_only() {
+    let dir = Scratch::new("unwritten");
+    let img = dir.path("fs.img");
+    let img_s = img.to_str().unwrap();
+    let mut b = ImageBuilder::new(512, 64);
+    let written = b.data_extent(0, 1);
+    let unwritten = b.unwritten_extent(1, 3);
+    b.create_file(ROOT, "prealloc", 4 * 4096, &[written, unwritten]);
+    let all = b.unwritten_extent(0, 2);
+    b.create_file(ROOT, "all-unwritten", 2 * 4096, &[all]);
+    b.save(&img).unwrap();
+    let out = run(FSCK, &["-n", img_s]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(" (5 unwritten), "),
+        "{}",
+        stdout(&out)
+    );
+
+    // In a directory: an invalid extent.
+    let mut b = ImageBuilder::new(512, 64);
+    let d = b.create_dir(ROOT, "d");
+    b.create_file(d, "x", 0, &[]);
+    let mut e = b.extents(d);
+    e[0].unwritten = true;
+    b.set_extents(d, &e);
+    b.save(&img).unwrap();
+    let out = run(FSCK, &["-n", img_s]);
+    assert_eq!(code(&out), 4, "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("unwritten): directory has an unwritten extent"),
+        "{}",
+        stdout(&out)
+    );
 }

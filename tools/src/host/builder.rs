@@ -18,9 +18,9 @@ use std::path::Path;
 
 use delafs::shared::format::{
     bitmap_set, bitmap_test, decode_dirent, dirent_is_free, encode_dirent, inode_slot,
-    inode_slot_mut, walk_extents, Block, ChainLayout, ChainPlan, DirEntry, Extent, Geometry, Inode,
-    Timestamp, Visit, BLOCK_SIZE, DIRENTS_PER_BLOCK, INODE_SIZE, ROOT_INO, S_IFDIR, S_IFLNK,
-    S_IFREG,
+    inode_slot_mut, walk_extents, Block, ChainLayout, ChainPlan, DirEntry, Extent, Features,
+    Geometry, Inode, Timestamp, Visit, BLOCK_CSUM_OFFSET, BLOCK_SIZE, DIRENTS_PER_BLOCK,
+    INODE_SIZE, ROOT_INO, S_IFDIR, S_IFLNK, S_IFREG,
 };
 
 use super::disk::MemDisk;
@@ -351,6 +351,17 @@ impl ImageBuilder {
             }
         }
         None
+    }
+
+    /// Writes the superblock's feature fields as given, checksum fixed (an
+    /// image from before feature bits has them all zero).
+    pub fn set_features(&mut self, f: Features) {
+        let sb = self.block_mut(0);
+        sb[76..80].copy_from_slice(&f.compat.to_le_bytes());
+        sb[104..108].copy_from_slice(&f.ro_compat.to_le_bytes());
+        sb[108..112].copy_from_slice(&f.incompat.to_le_bytes());
+        let sum = delafs::shared::crc32c::crc32c(&sb[..BLOCK_CSUM_OFFSET]);
+        sb[BLOCK_CSUM_OFFSET..].copy_from_slice(&sum.to_le_bytes());
     }
 
     /// Runs fsck on a copy of the image.
