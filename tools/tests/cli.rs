@@ -575,3 +575,32 @@ fn fsck_accepts_unwritten_extents_in_files_only() {
         stdout(&out)
     );
 }
+
+#[test]
+fn fsck_does_not_check_unknown_ro_compat_features() {
+    let dir = Scratch::new("ro-compat");
+    let img = dir.path("fs.img");
+    let img_s = img.to_str().unwrap();
+    let mut b = ImageBuilder::new(512, 64);
+    b.set_features(Features {
+        ro_compat: 0x10,
+        ..Features::MKFS
+    });
+    b.save(&img).unwrap();
+    for args in [&["-n", img_s][..], &["-y", img_s]] {
+        let out = run(FSCK, args);
+        assert_eq!(code(&out), 4, "{}", stdout(&out));
+        assert!(
+            stdout(&out).contains("read-only compatible features (mount read-only): 0x10"),
+            "{}",
+            stdout(&out)
+        );
+    }
+    // Unknown compat bits are ignored.
+    b.set_features(Features {
+        compat: 0x8000_0000,
+        ..Features::MKFS
+    });
+    b.save(&img).unwrap();
+    assert_eq!(code(&run(FSCK, &["-n", img_s])), 0);
+}

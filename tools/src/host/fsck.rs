@@ -47,6 +47,10 @@
 //! A free root, a root that is not a directory and a bad superblock are not
 //! repaired.
 //!
+//! An image with read-only compatible features fsck does not know is not
+//! checked (one problem, not repaired), as e2fsck refuses one: their
+//! metadata could look wrong to it, and a repair could damage it.
+//!
 //! Unwritten extents (allocated, no data yet) are checked like any other:
 //! their blocks are in use, claimed, and must be marked so in the bitmap; a
 //! directory's unwritten extent is an invalid extent (dropped by `-y`). The
@@ -596,6 +600,15 @@ fn scan(disk: &mut dyn Disk, upgrading: bool) -> io::Result<Scan> {
             return Ok(empty(report));
         }
     };
+    // As e2fsck: features fsck does not know may have metadata it would
+    // call wrong or damage by repairing; it checks nothing.
+    if let Err(e) = sb.features.check_writable() {
+        report
+            .problems
+            .push(format!("superblock: {e}: not checked"));
+        report.levels.push(Level::Never);
+        return Ok(empty(report));
+    }
     let geo = sb.geometry;
     report.geometry = Some(geo);
     report.notes.push(format!(
