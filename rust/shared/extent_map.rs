@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A file's in-memory block map: which file blocks are mapped to disk
-//! blocks, which are reserved for delayed allocation, and which are holes.
+//! blocks (written, or allocated but unwritten), which are reserved for
+//! delayed allocation, and which are holes.
 //!
 //! The map is generic over an ordered map ([`OrderedMap`]) so that the
 //! kernel runs it on its red-black tree and the host tests on a `BTreeMap`.
@@ -13,10 +14,14 @@
 //!
 //! - extents do not overlap and have `len > 0`;
 //! - two adjacent extents are never mergeable: two delalloc extents, or two
-//!   real extents whose disk blocks are contiguous, that touch are one
-//!   extent. So a run of delalloc blocks is always a single extent;
+//!   real (or two unwritten) extents whose disk blocks are contiguous, that
+//!   touch are one extent. So a run of delalloc blocks is always a single
+//!   extent, and so is a run of unwritten blocks contiguous on disk;
 //! - [`ExtentMap::extent_count`] and [`ExtentMap::delalloc_blocks`] match
-//!   the contents.
+//!   the contents;
+//! - [`ExtentMap::generation`] changes with every change of the map, so a
+//!   mapping handed out earlier can be checked for staleness (iomap's
+//!   `iomap_valid`, as XFS's `if_seq`).
 //!
 //! Every operation does a bounded number of map operations (each
 //! `O(log n)`), plus one per extent it removes or reports. An operation that
@@ -55,6 +60,13 @@ pub enum State {
     /// Reserved for delayed allocation: counted against free space, no
     /// disk block chosen yet.
     Delalloc,
+    /// Allocated from disk block `physical` on, but not holding the file's
+    /// data yet: reads see zeros until the data is on disk and the extent
+    /// is converted ([`ExtentMap::convert_unwritten`]).
+    Unwritten {
+        /// Disk block of the extent's first block.
+        physical: u64,
+    },
 }
 
 impl State {
@@ -64,8 +76,24 @@ impl State {
             State::Real { physical } => State::Real {
                 physical: physical + offset,
             },
+            State::Unwritten { physical } => State::Unwritten {
+                physical: physical + offset,
+            },
             State::Delalloc => State::Delalloc,
         }
+    }
+
+    /// The first disk block, for allocated (real or unwritten) extents.
+    pub fn physical(self) -> Option<u64> {
+        match self {
+            State::Real { physical } | State::Unwritten { physical } => Some(physical),
+            State::Delalloc => None,
+        }
+    }
+
+    /// Whether both states are of the same kind, whatever their blocks.
+    fn same_kind(self, other: State) -> bool {
+        core::mem::discriminant(&self) == core::mem::discriminant(&other)
     }
 }
 
@@ -86,7 +114,8 @@ impl Mapping {
         start.checked_add(self.len) == Some(next_start)
             && match (self.state, next) {
                 (State::Delalloc, State::Delalloc) => true,
-                (State::Real { physical: a }, State::Real { physical: b }) => {
+                (State::Real { physical: a }, State::Real { physical: b })
+                | (State::Unwritten { physical: a }, State::Unwritten { physical: b }) => {
                     a.checked_add(self.len) == Some(b)
                 }
                 _ => false,
@@ -135,7 +164,9 @@ pub enum MapError {
     NoMemory,
     /// [`ExtentMap::insert`]: part of the range is already mapped.
     NotAHole,
-    /// [`ExtentMap::convert_delalloc`]: part of the range is not delalloc.
+    /// [`ExtentMap::convert_delalloc`]: part of the range is not delalloc;
+    /// or it was asked to make the blocks something other than real or
+    /// unwritten.
     NotDelalloc,
     /// An empty range, or one that runs past block or disk block
     /// `u64::MAX`.
@@ -153,6 +184,7 @@ pub struct ExtentMap<M> {
     map: M,
     extents: u64,
     delalloc: u64,
+    generation: u64,
 }
 
 impl<M: OrderedMap<Mapping>> ExtentMap<M> {
@@ -162,7 +194,19 @@ impl<M: OrderedMap<Mapping>> ExtentMap<M> {
             map,
             extents: 0,
             delalloc: 0,
+            generation: 0,
         }
+    }
+
+    /// A number that changes whenever the map does (it wraps after 2^64
+    /// changes, which no mapping lives to see).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Records a change of the map.
+    fn changed(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
     }
 
     /// Number of extents, real and delalloc.
@@ -267,6 +311,7 @@ impl<M: OrderedMap<Mapping>> ExtentMap<M> {
         if state == State::Delalloc {
             self.delalloc += len;
         }
+        self.changed();
         Ok(())
     }
 
@@ -318,10 +363,12 @@ impl<M: OrderedMap<Mapping>> ExtentMap<M> {
         }
 
         // Nothing can fail from here on.
+        let mut removed = false;
         if tail.is_some() {
             self.extents += 1;
         }
         if let Some((start, m)) = head {
+            removed = true;
             let piece_end = end.min(start + m.len);
             self.account_removed(piece_end - lblk, m.state);
             on_removed(lblk, piece_end - lblk, m.state.advance(lblk - start));
@@ -337,9 +384,13 @@ impl<M: OrderedMap<Mapping>> ExtentMap<M> {
             }
             self.map.remove(start);
             self.extents -= 1;
+            removed = true;
             let piece = cursor.min(end) - start;
             self.account_removed(piece, m.state);
             on_removed(start, piece, m.state);
+        }
+        if removed {
+            self.changed();
         }
         Ok(())
     }
@@ -352,28 +403,94 @@ impl<M: OrderedMap<Mapping>> ExtentMap<M> {
     }
 
     /// Turns the delalloc blocks `[lblk, lblk + len)`, which must all be
-    /// delalloc, into real blocks starting at disk block `physical`,
-    /// splitting the delalloc extent and merging with real neighbours.
-    pub fn convert_delalloc(&mut self, lblk: u64, len: u64, physical: u64) -> Result<(), MapError> {
+    /// delalloc, into allocated blocks starting at disk block `physical`:
+    /// real ones, or unwritten ones if `unwritten` (writeback and direct
+    /// writes allocate unwritten extents, converted once their data is on
+    /// disk). Splits the delalloc extent and merges with neighbours of the
+    /// same kind.
+    pub fn convert_delalloc(
+        &mut self,
+        lblk: u64,
+        len: u64,
+        physical: u64,
+        unwritten: bool,
+    ) -> Result<(), MapError> {
+        let to = if unwritten {
+            State::Unwritten { physical }
+        } else {
+            State::Real { physical }
+        };
+        self.convert_within(lblk, len, State::Delalloc, to)
+    }
+
+    /// Marks every unwritten block of `[lblk, lblk + len)` written: their
+    /// data is on disk. Holes and blocks in other states are left alone, so
+    /// converting twice is harmless. Returns the number of blocks converted.
+    ///
+    /// Each unwritten extent is converted in one step that leaves the map
+    /// unchanged if it fails; on [`MapError::NoMemory`] the extents before
+    /// the failing one stay converted (the map is consistent either way),
+    /// and a retry finishes the job.
+    pub fn convert_unwritten(&mut self, lblk: u64, len: u64) -> Result<u64, MapError> {
+        let end = lblk.saturating_add(len);
+        let mut cursor = lblk;
+        let mut converted = 0u64;
+        while cursor < end {
+            let (n, state) = match self.lookup(cursor) {
+                Lookup::Mapped { len, state } => (len, Some(state)),
+                Lookup::Hole { len } => (len, None),
+            };
+            let n = n.min(end - cursor);
+            if let Some(State::Unwritten { physical }) = state {
+                self.convert_within(
+                    cursor,
+                    n,
+                    State::Unwritten { physical },
+                    State::Real { physical },
+                )?;
+                converted += n;
+            }
+            cursor += n;
+        }
+        Ok(converted)
+    }
+
+    /// Turns blocks `[lblk, lblk + len)`, which must lie inside one extent
+    /// of `from`'s kind, into `to`, which must be real or unwritten:
+    /// the extent is split around the range and the new piece merges with
+    /// neighbours it can merge with. For an unwritten `from`, `to` must name
+    /// the same disk blocks.
+    fn convert_within(
+        &mut self,
+        lblk: u64,
+        len: u64,
+        from: State,
+        to: State,
+    ) -> Result<(), MapError> {
         let end = range_end(lblk, len)?;
+        let physical = to.physical().ok_or(MapError::NotDelalloc)?;
         range_end(physical, len)?;
         // Delalloc runs are single extents (invariant), so the range must
-        // lie inside one.
+        // lie inside one; so must an unwritten range handed to this.
         let (dstart, dm) = self.containing(lblk).ok_or(MapError::NotDelalloc)?;
         let dend = dstart + dm.len;
-        if dm.state != State::Delalloc || end > dend {
+        if !dm.state.same_kind(from) || end > dend {
             return Err(MapError::NotDelalloc);
         }
-        let real = State::Real { physical };
+        if matches!(dm.state, State::Unwritten { .. })
+            && dm.state.advance(lblk - dstart).physical() != Some(physical)
+        {
+            return Err(MapError::BadRange);
+        }
         let head = lblk > dstart;
         let tail = end < dend;
         let left = match dstart.checked_sub(1) {
             Some(before) if !head => self
                 .containing(before)
-                .filter(|(start, m)| m.merges_with(*start, lblk, real)),
+                .filter(|(start, m)| m.merges_with(*start, lblk, to)),
             _ => None,
         };
-        let piece = Mapping { len, state: real };
+        let piece = Mapping { len, state: to };
         let right = if tail {
             None
         } else {
@@ -382,7 +499,7 @@ impl<M: OrderedMap<Mapping>> ExtentMap<M> {
                 .filter(|(start, m)| piece.merges_with(lblk, *start, m.state))
         };
 
-        // The real piece, with what it absorbs, keyed where it starts.
+        // The new piece, with what it absorbs, keyed where it starts.
         let (key, value) = {
             let right_len = right.map_or(0, |(_, m)| m.len);
             match left {
@@ -397,18 +514,19 @@ impl<M: OrderedMap<Mapping>> ExtentMap<M> {
                     lblk,
                     Mapping {
                         len: len + right_len,
-                        state: real,
+                        state: to,
                     },
                 ),
             }
         };
 
-        // Fallible steps: new keys first (the delalloc tail, and the piece
-        // when a delalloc head keeps the old key), the replacement last.
+        // Fallible steps: new keys first (the old extent's tail, and the
+        // piece when the old extent's head keeps the old key), the
+        // replacement last.
         if tail {
             let rest = Mapping {
                 len: dend - end,
-                state: State::Delalloc,
+                state: dm.state.advance(end - dstart),
             };
             self.map.insert(end, rest)?;
         }
@@ -424,7 +542,7 @@ impl<M: OrderedMap<Mapping>> ExtentMap<M> {
             }
             let kept = Mapping {
                 len: lblk - dstart,
-                state: State::Delalloc,
+                state: dm.state,
             };
             if let Err(e) = self.map.insert(dstart, kept) {
                 self.map.remove(key);
@@ -445,11 +563,12 @@ impl<M: OrderedMap<Mapping>> ExtentMap<M> {
             self.map.remove(rstart);
         }
 
-        // Before: the delalloc extent, and the neighbours that merged.
-        // After: head?, the real piece, tail?.
+        // Before: the old extent, and the neighbours that merged.
+        // After: head?, the new piece, tail?.
         self.extents += 1 + u64::from(head) + u64::from(tail);
         self.extents -= 1 + u64::from(left.is_some()) + u64::from(right.is_some());
-        self.delalloc -= len;
+        self.account_removed(len, from);
+        self.changed();
         Ok(())
     }
 
@@ -615,9 +734,9 @@ mod tests {
         m.insert(0, 4, real(50)).unwrap();
         m.insert(4, 10, State::Delalloc).unwrap();
         m.insert(14, 2, real(70)).unwrap();
-        assert_eq!(m.convert_delalloc(3, 2, 0), Err(MapError::NotDelalloc));
-        assert_eq!(m.convert_delalloc(13, 2, 0), Err(MapError::NotDelalloc));
-        m.convert_delalloc(6, 2, 200).unwrap();
+        assert_eq!(m.convert_delalloc(3, 2, 0, false), Err(MapError::NotDelalloc));
+        assert_eq!(m.convert_delalloc(13, 2, 0, false), Err(MapError::NotDelalloc));
+        m.convert_delalloc(6, 2, 200, false).unwrap();
         assert_eq!(
             dump(&mut m),
             [
@@ -628,14 +747,104 @@ mod tests {
                 (14, 2, real(70)),
             ]
         );
-        m.convert_delalloc(4, 2, 54).unwrap();
-        m.convert_delalloc(8, 6, 64).unwrap();
+        m.convert_delalloc(4, 2, 54, false).unwrap();
+        m.convert_delalloc(8, 6, 64, false).unwrap();
         assert_eq!(
             dump(&mut m),
             [(0, 6, real(50)), (6, 2, real(200)), (8, 8, real(64))]
         );
         assert_eq!(m.extent_count(), 3);
         assert_eq!(m.delalloc_blocks(), 0);
+    }
+
+    fn unwritten(physical: u64) -> State {
+        State::Unwritten { physical }
+    }
+
+    #[test]
+    fn unwritten_lifecycle() {
+        let mut m = ExtentMap::new(Map::default());
+        m.insert(0, 4, real(50)).unwrap();
+        m.insert(4, 10, State::Delalloc).unwrap();
+        let g = m.generation();
+        // Writeback allocates the whole delalloc extent unwritten, right
+        // after the real blocks before it: the two kinds do not merge.
+        m.convert_delalloc(4, 10, 54, true).unwrap();
+        assert_ne!(m.generation(), g);
+        assert_eq!(dump(&mut m), [(0, 4, real(50)), (4, 10, unwritten(54))]);
+        assert_eq!(m.delalloc_blocks(), 0);
+        // Completion of an I/O over blocks 6..8, then 4..6: the written
+        // blocks merge with the real extent on the left.
+        assert_eq!(m.convert_unwritten(6, 2), Ok(2));
+        assert_eq!(
+            dump(&mut m),
+            [
+                (0, 4, real(50)),
+                (4, 2, unwritten(54)),
+                (6, 2, real(56)),
+                (8, 6, unwritten(58))
+            ]
+        );
+        assert_eq!(m.convert_unwritten(4, 2), Ok(2));
+        assert_eq!(dump(&mut m), [(0, 8, real(50)), (8, 6, unwritten(58))]);
+        assert_eq!(m.extent_count(), 2);
+        // Twice is harmless; holes and real blocks are skipped.
+        let g = m.generation();
+        assert_eq!(m.convert_unwritten(0, 8), Ok(0));
+        assert_eq!(m.generation(), g);
+        m.insert(20, 2, unwritten(70)).unwrap();
+        assert_eq!(m.convert_unwritten(0, 100), Ok(8));
+        assert_eq!(dump(&mut m), [(0, 14, real(50)), (20, 2, real(70))]);
+        assert_eq!(m.extent_count(), 2);
+        // Unwritten extents contiguous on disk merge; delalloc does not
+        // turn into them or merge with them.
+        m.insert(30, 2, unwritten(80)).unwrap();
+        m.insert(32, 2, unwritten(82)).unwrap();
+        m.insert(34, 2, State::Delalloc).unwrap();
+        assert_eq!(
+            dump(&mut m)[2..],
+            [(30, 4, unwritten(80)), (34, 2, State::Delalloc)]
+        );
+        assert_eq!(m.convert_delalloc(34, 2, 84, true), Ok(()));
+        assert_eq!(dump(&mut m)[2..], [(30, 6, unwritten(80))]);
+        // Removal frees unwritten blocks like real ones.
+        let mut got = Vec::new();
+        m.remove(31, 2, Filter::DelallocOnly, |s, l, st| got.push((s, l, st)))
+            .unwrap();
+        assert!(got.is_empty());
+        m.remove(31, 2, Filter::All, |s, l, st| got.push((s, l, st)))
+            .unwrap();
+        assert_eq!(got, [(31, 2, unwritten(81))]);
+        assert_eq!(
+            dump(&mut m)[2..],
+            [(30, 1, unwritten(80)), (33, 3, unwritten(83))]
+        );
+    }
+
+    #[test]
+    fn generation_moves_with_every_change() {
+        let mut m = ExtentMap::new(Map::default());
+        let mut last = m.generation();
+        let mut moved = |m: &ExtentMap<Map>, what: &str| {
+            assert_ne!(m.generation(), last, "{what}");
+            last = m.generation();
+        };
+        m.insert(0, 4, State::Delalloc).unwrap();
+        moved(&m, "insert");
+        m.convert_delalloc(0, 2, 10, false).unwrap();
+        moved(&m, "convert_delalloc");
+        m.convert_delalloc(2, 2, 12, true).unwrap();
+        moved(&m, "convert_delalloc unwritten");
+        m.convert_unwritten(0, 4).unwrap();
+        moved(&m, "convert_unwritten");
+        m.remove(1, 1, Filter::All, |_, _, _| {}).unwrap();
+        moved(&m, "remove");
+        // Failed operations and no-ops change nothing.
+        let g = m.generation();
+        assert!(m.insert(0, 1, State::Delalloc).is_err());
+        m.remove(10, 5, Filter::All, |_, _, _| {}).unwrap();
+        assert_eq!(m.convert_delalloc(0, 1, 5, true), Err(MapError::NotDelalloc));
+        assert_eq!(m.generation(), g);
     }
 
     /// Failing the k-th insert of any operation leaves the map as it was.
@@ -650,14 +859,16 @@ mod tests {
             m
         };
         type Op = fn(&mut ExtentMap<Map>) -> Result<(), MapError>;
-        let ops: [Op; 7] = [
-            |m| m.convert_delalloc(6, 2, 200),
-            |m| m.convert_delalloc(4, 2, 54),
-            |m| m.convert_delalloc(8, 6, 64),
-            |m| m.convert_delalloc(4, 10, 54),
+        let ops: [Op; 9] = [
+            |m| m.convert_delalloc(6, 2, 200, false),
+            |m| m.convert_delalloc(4, 2, 54, false),
+            |m| m.convert_delalloc(8, 6, 64, false),
+            |m| m.convert_delalloc(4, 10, 54, false),
             |m| m.remove(2, 20, Filter::All, |_, _, _| {}),
             |m| m.remove(22, 2, Filter::All, |_, _, _| {}),
             |m| m.insert(16, 4, real(72)),
+            |m| m.convert_delalloc(6, 2, 200, true),
+            |m| m.convert_delalloc(4, 10, 54, true),
         ];
         for (i, op) in ops.iter().enumerate() {
             for k in 0..3 {

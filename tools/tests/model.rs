@@ -77,6 +77,7 @@ impl<V: Copy> OrderedMap<V> for Flaky<V> {
 enum Block {
     Hole,
     Real(u64),
+    Unwritten(u64),
     Delalloc,
 }
 
@@ -86,7 +87,17 @@ fn block_state(b: Block) -> Option<State> {
     match b {
         Block::Hole => None,
         Block::Real(p) => Some(State::Real { physical: p }),
+        Block::Unwritten(p) => Some(State::Unwritten { physical: p }),
         Block::Delalloc => Some(State::Delalloc),
+    }
+}
+
+/// The model block `k` blocks into an extent in state `st`.
+fn block_at(st: State, k: u64) -> Block {
+    match st {
+        State::Delalloc => Block::Delalloc,
+        State::Real { physical } => Block::Real(physical + k),
+        State::Unwritten { physical } => Block::Unwritten(physical + k),
     }
 }
 
@@ -94,7 +105,9 @@ fn block_state(b: Block) -> Option<State> {
 fn continues(prev: Block, b: Block) -> bool {
     match (prev, b) {
         (Block::Delalloc, Block::Delalloc) => true,
-        (Block::Real(p), Block::Real(q)) => p + 1 == q,
+        (Block::Real(p), Block::Real(q)) | (Block::Unwritten(p), Block::Unwritten(q)) => {
+            p + 1 == q
+        }
         _ => false,
     }
 }
@@ -172,8 +185,10 @@ fn contiguous_physical(
     let before = range.start.checked_sub(1).and_then(|i| model.get(i));
     let after = model.get(range.end);
     match (rng.below(3), before, after) {
-        (0, Some(Block::Real(p)), _) => p + 1,
-        (1, _, Some(Block::Real(p))) if *p >= range.len() as u64 => p - range.len() as u64,
+        (0, Some(Block::Real(p) | Block::Unwritten(p)), _) => p + 1,
+        (1, _, Some(Block::Real(p) | Block::Unwritten(p))) if *p >= range.len() as u64 => {
+            p - range.len() as u64
+        }
         _ => fresh,
     }
 }
@@ -184,13 +199,15 @@ struct Counts {
     insert: u64,
     remove: u64,
     convert: u64,
+    convert_unwritten: u64,
     no_memory: u64,
 }
 
 fn extent_map_run(seed: u64, ops: usize, fail_one_in: u64) -> Counts {
     let mut rng = Rng(seed);
     let mut counts = Counts::default();
-    let mut map = ExtentMap::new(Flaky::new(seed, Rc::new(Cell::new(fail_one_in))));
+    let fail = Rc::new(Cell::new(fail_one_in));
+    let mut map = ExtentMap::new(Flaky::new(seed, fail.clone()));
     let mut model = vec![Block::Hole; FILE_BLOCKS as usize];
     // Physical blocks are handed out fresh or reused near earlier ones, so
     // that physically contiguous neighbours (merges) happen often.
@@ -207,7 +224,11 @@ fn extent_map_run(seed: u64, ops: usize, fail_one_in: u64) -> Counts {
                 } else {
                     next_physical += 100;
                     let physical = contiguous_physical(&model, &range, next_physical, &mut rng);
-                    State::Real { physical }
+                    if rng.below(2) == 0 {
+                        State::Real { physical }
+                    } else {
+                        State::Unwritten { physical }
+                    }
                 };
                 let hole = model[range.clone()].iter().all(|b| *b == Block::Hole);
                 let result = map.insert(lblk, len, state);
@@ -217,10 +238,7 @@ fn extent_map_run(seed: u64, ops: usize, fail_one_in: u64) -> Counts {
                     counts.insert += 1;
                     assert_eq!(result, Ok(()), "{ctx}: insert {lblk}+{len}");
                     for (i, b) in model[range].iter_mut().enumerate() {
-                        *b = match state {
-                            State::Delalloc => Block::Delalloc,
-                            State::Real { physical } => Block::Real(physical + i as u64),
-                        };
+                        *b = block_at(state, i as u64);
                     }
                 } else {
                     assert_eq!(result, Err(MapError::NotAHole), "{ctx}");
@@ -252,7 +270,7 @@ fn extent_map_run(seed: u64, ops: usize, fail_one_in: u64) -> Counts {
                     let selected = match b {
                         Block::Hole => false,
                         Block::Delalloc => true,
-                        Block::Real(_) => filter == Filter::All,
+                        Block::Real(_) | Block::Unwritten(_) => filter == Filter::All,
                     };
                     if selected {
                         expected_blocks.push((i as u64, b));
@@ -262,11 +280,7 @@ fn extent_map_run(seed: u64, ops: usize, fail_one_in: u64) -> Counts {
                 let mut reported_blocks = Vec::new();
                 for (s, l, st) in reported {
                     for k in 0..l {
-                        let b = match st {
-                            State::Delalloc => Block::Delalloc,
-                            State::Real { physical } => Block::Real(physical + k),
-                        };
-                        reported_blocks.push((s + k, b));
+                        reported_blocks.push((s + k, block_at(st, k)));
                     }
                 }
                 assert_eq!(
@@ -295,17 +309,46 @@ fn extent_map_run(seed: u64, ops: usize, fail_one_in: u64) -> Counts {
                 };
                 let physical = contiguous_physical(&model, &range, physical, &mut rng);
                 let all_delalloc = model[range.clone()].iter().all(|b| *b == Block::Delalloc);
-                let result = map.convert_delalloc(lblk, len, physical);
+                let unwritten = rng.below(2) == 0;
+                let result = map.convert_delalloc(lblk, len, physical, unwritten);
                 if result == Err(MapError::NoMemory) {
                     counts.no_memory += 1;
                 } else if all_delalloc {
                     counts.convert += 1;
                     assert_eq!(result, Ok(()), "{ctx}: convert {lblk}+{len}");
                     for (i, b) in model[range].iter_mut().enumerate() {
-                        *b = Block::Real(physical + i as u64);
+                        let p = physical + i as u64;
+                        *b = if unwritten {
+                            Block::Unwritten(p)
+                        } else {
+                            Block::Real(p)
+                        };
                     }
                 } else {
                     assert_eq!(result, Err(MapError::NotDelalloc), "{ctx}");
+                }
+            }
+            9 if rng.below(2) == 0 => {
+                // I/O completion: every unwritten block of the range
+                // becomes real. Running out of memory may leave part of it
+                // converted; a retry (with memory) must finish the job.
+                let want = model[range.clone()]
+                    .iter()
+                    .filter(|b| matches!(b, Block::Unwritten(_)))
+                    .count() as u64;
+                let mut result = map.convert_unwritten(lblk, len);
+                if result == Err(MapError::NoMemory) {
+                    counts.no_memory += 1;
+                    let saved = fail.replace(0);
+                    result = map.convert_unwritten(lblk, len).map(|_| want);
+                    fail.set(saved);
+                }
+                assert_eq!(result, Ok(want), "{ctx}: convert_unwritten {lblk}+{len}");
+                counts.convert_unwritten += u64::from(want > 0);
+                for b in &mut model[range] {
+                    if let Block::Unwritten(p) = *b {
+                        *b = Block::Real(p);
+                    }
                 }
             }
             _ => {
@@ -326,7 +369,10 @@ fn extent_map_run(seed: u64, ops: usize, fail_one_in: u64) -> Counts {
 fn extent_map_matches_block_model() {
     for seed in 1..=8u64 {
         let c = extent_map_run(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), 2500, 0);
-        assert!(c.insert > 200 && c.remove > 500 && c.convert > 150, "{c:?}");
+        assert!(
+            c.insert > 200 && c.remove > 500 && c.convert > 150 && c.convert_unwritten > 20,
+            "{c:?}"
+        );
         assert_eq!(c.no_memory, 0);
     }
 }
