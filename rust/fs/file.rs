@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Regular files: iomap mappings with delayed allocation (modelled on
-//! fs/xfs/xfs_iomap.c), writeback allocation, direct I/O, truncate and hole
-//! punching.
+//! Regular files: iomap mappings with delayed allocation and unwritten
+//! extents (modelled on fs/xfs/xfs_iomap.c and xfs_aops.c), writeback
+//! allocation, direct I/O, truncate, hole punching and preallocation.
 //!
 //! A buffered write over a hole reserves space (`ENOSPC` comes here, at
 //! write time) and maps it `IOMAP_DELALLOC | IOMAP_F_NEW`; writeback turns
-//! reservations into blocks in `map_blocks`; a short write gives back, in
-//! `iomap_end`, what no dirty folio needs (the release loop).
+//! the whole reservation into unwritten blocks in `map_blocks`, and the
+//! ioend's completion marks written what reached the disk; a short write
+//! gives back, in `iomap_end`, what no dirty folio needs (the release loop).
+//! Direct writes into holes and fallocate allocate unwritten blocks too. So
+//! a block never holds file data in the map before it holds it on disk: an
+//! unwritten block reads as zeros, whoever reads it and whenever.
+//!
+//! Every mapping carries the extent map's generation; a write through the
+//! page cache asks before each folio whether it changed (`iomap_valid`), and
+//! maps again if it did, as XFS does since 6.1.
 // Offsets and lengths here come from user space and from disk: no
 // arithmetic that can wrap, no indexing that can panic (issue 9).
 #![warn(
@@ -81,22 +89,33 @@ fn zero_between(inode: &DInode, from: i64, to: i64) -> Result {
     }
 }
 
-/// A mapping of file blocks `[lblk, lblk + len)`.
+/// A mapping of file blocks `[lblk, lblk + len)`; its cookie is set by
+/// `iomap_begin` under the lock it read the map with.
 fn mapping(lblk: u64, len: u64, kind: MappingKind, new: bool) -> Result<Mapping> {
     Ok(Mapping {
         offset: byte_of(lblk)?,
         length: len.checked_mul(BS).ok_or(EFBIG)?,
         kind,
         new,
+        cookie: 0,
     })
+}
+
+/// How iomap sees an allocated extent state.
+fn allocated(state: State) -> Option<MappingKind> {
+    match state {
+        State::Real { physical } => Some(MappingKind::Mapped { block: physical }),
+        State::Unwritten { physical } => Some(MappingKind::Unwritten { block: physical }),
+        State::Delalloc => None,
+    }
 }
 
 /// A direct write stopped inside blocks it allocated (a faulting buffer, an
 /// error): the blocks no bio was built for go back at once. The block that
 /// holds the last byte written stays, and so does the first block when
-/// nothing was written (iomap may have sent a bio to zero its head); what
-/// they hold lies past anything the write reports, and
-/// [`dio_write_failed`] drops them once the I/O is done.
+/// nothing was written (iomap may have sent a bio to zero its head); they
+/// stay unwritten (reading as zeros) unless the completion reports bytes
+/// written in them.
 fn dio_unwritten(inode: &DInode, pos: i64, written: i64, end: i64, mapping: &Mapping) -> Result {
     let from = round_up(pos.checked_add(written.max(0)).ok_or(EFBIG)?)?;
     let mapping_end = mapping
@@ -113,9 +132,10 @@ fn dio_unwritten(inode: &DInode, pos: i64, written: i64, end: i64, mapping: &Map
 /// Before a write of `[pos, end)`: when it ends past EOF, the file is about
 /// to grow over bytes it was never given. The rest of the EOF block may hold
 /// bytes an mmap write left past EOF: they must read as zeros (as
-/// xfs_file_write_zero_eof() does). Blocks past the EOF block may be left by
-/// a direct write that failed, or by an unclean shutdown: they go before the
-/// file grows over them.
+/// xfs_file_write_zero_eof() does). Blocks past the EOF block may be left
+/// by a direct write that failed (unwritten), or, written, on an image an
+/// older delafs left: they go before the file grows over them, but for
+/// preallocation (see [`trim_eof`]).
 fn prepare_write(inode: &DInode, pos: i64, end: i64) -> Result {
     let size = inode.size();
     if end <= size {
@@ -130,97 +150,48 @@ fn prepare_write(inode: &DInode, pos: i64, end: i64) -> Result {
     trim_eof(inode)
 }
 
-/// Drops every block and reservation past the block that holds EOF. The
-/// inode lock is held and no direct I/O is in flight.
+/// Drops every block and reservation past the block that holds EOF, but
+/// for unwritten blocks of a file fallocate preallocated (they read as
+/// zeros, and preallocation past EOF is what `FALLOC_FL_KEEP_SIZE` asks
+/// for). The inode lock is held and no direct I/O is in flight.
 fn trim_eof(inode: &DInode) -> Result {
     let first = blocks_to(inode.size())?;
-    remove_blocks(inode, first, MAX_FILE_BLOCKS)
+    let filter = if lock_state(inode).preallocated {
+        Filter::KeepUnwritten
+    } else {
+        Filter::All
+    };
+    remove_blocks_filtered(inode, first, MAX_FILE_BLOCKS, filter)
 }
 
-/// Whether file block `lblk` is under an unfinished direct write, and how
-/// many of the `n` blocks from it share that answer.
-fn pending_at(pending: &[(u64, u64)], lblk: u64, n: u64) -> (bool, u64) {
-    let mut run = n;
-    for &(start, end) in pending.iter().filter(|(start, end)| start < end) {
-        if start <= lblk && lblk < end {
-            return (true, run.min(end.saturating_sub(lblk)));
-        }
-        if start > lblk {
-            run = run.min(start.saturating_sub(lblk));
-        }
-    }
-    (false, run)
-}
-
-/// Records `[lblk, lblk + n)` as allocated by a direct write not yet
-/// complete, in a free slot (an empty range) or a new one, for which the
-/// caller reserved room. The vector is as long as the most writes ever in
-/// flight at once.
-fn pending_add(pending: &mut KVec<(u64, u64)>, lblk: u64, n: u64) -> Result {
-    let end = lblk.checked_add(n).ok_or(EFBIG)?;
-    if let Some(slot) = pending.iter_mut().find(|(s, e)| s >= e) {
-        *slot = (lblk, end);
-        return Ok(());
-    }
-    pending.push((lblk, end), GFP_KERNEL).map_err(|_| ENOMEM)
-}
-
-/// Forgets the unfinished-write state of blocks `[first, end)`: their
-/// direct write completed, or they are gone. A cleared entry becomes an
-/// empty range, a free slot. An entry cut in the middle keeps both sides;
-/// if there is no memory for the second, it keeps the whole range, which
-/// only makes reads of a hole there read zeros, as they would anyway.
-fn pending_clear(pending: &mut KVec<(u64, u64)>, first: u64, end: u64) {
-    let mut split = None;
-    for (i, slot) in pending.iter_mut().enumerate() {
-        let (s, e) = *slot;
-        if s >= e || e <= first || s >= end {
-            continue;
-        }
-        *slot = match (s < first, e > end) {
-            (false, false) => (0, 0),
-            (true, false) => (s, first),
-            (false, true) => (end, e),
-            (true, true) => {
-                split = Some((i, s, e));
-                (s, first)
-            }
-        };
-    }
-    if let Some((i, s, e)) = split {
-        if pending.push((end, e), GFP_KERNEL).is_err() {
-            // Put the whole range back rather than lose its right side.
-            if let Some(slot) = pending.get_mut(i) {
-                *slot = (s, e);
-            }
-        }
-    }
-}
-
-/// A direct write meant to grow the file did not: whatever it
-/// wrote or allocated past EOF is not file data. The inode lock is held and
-/// every direct I/O of the inode is complete.
+/// A direct write meant to grow the file did not: whatever it left written
+/// or reserved past EOF is not file data. The inode lock is held and every
+/// direct I/O of the inode is complete.
 fn dio_write_failed(inode: &DInode) -> Result {
     trim_eof(inode)
 }
 
 /// Drops the blocks and reservations of file blocks `[first, end)`.
 fn remove_blocks(inode: &DInode, first: u64, end: u64) -> Result {
+    remove_blocks_filtered(inode, first, end, Filter::All)
+}
+
+/// Drops what `filter` selects of file blocks `[first, end)`.
+fn remove_blocks_filtered(inode: &DInode, first: u64, end: u64, filter: Filter) -> Result {
     if first >= end {
         return Ok(());
     }
     let fs = inode.super_block().data();
     let mut state = lock_state(inode);
-    pending_clear(&mut state.dio_pending, first, end);
     let mut space = fs.space.lock();
     let mut result = Ok(());
     let mut removed = false;
     state
         .map
-        .remove(first, end.saturating_sub(first), Filter::All, |_, n, s| {
+        .remove(first, end.saturating_sub(first), filter, |_, n, s| {
             removed = true;
             match s {
-                State::Real { physical } => {
+                State::Real { physical } | State::Unwritten { physical } => {
                     if let Err(e) = space.free(physical, n) {
                         result = Err(e);
                     }
@@ -303,7 +274,125 @@ fn punch_hole(inode: &DInode, offset: i64, len: i64) -> Result {
     Ok(())
 }
 
-/// Mappings for iomap, with delayed allocation for buffered writes.
+/// A fallocate mode delafs implements.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Falloc {
+    Preallocate,
+    ZeroRange,
+    PunchHole,
+}
+
+/// Preallocation or zeroing of `[offset, offset + len)`, growing the file to
+/// its end if `grow`: the range's holes become unwritten blocks (all of
+/// them or, on `ENOSPC`, none), and for `ZERO_RANGE` what it held first
+/// reads as zeros (partial blocks zeroed in the cache, whole ones dropped
+/// and allocated again unwritten, as XFS does). The inode lock and
+/// invalidate lock are held, and no direct I/O is in flight.
+fn allocate_range(inode: &DInode, offset: i64, len: i64, op: Falloc, grow: bool) -> Result {
+    inode.assert_locked_write();
+    inode.assert_invalidate_locked_write();
+    if offset < 0 || len <= 0 {
+        return Err(EINVAL);
+    }
+    let end = offset.checked_add(len).ok_or(EFBIG)?;
+    if end > MAX_BYTES {
+        return Err(EFBIG);
+    }
+    let grow = grow && end > inode.size();
+    if grow {
+        prepare_write(inode, offset, end)?;
+    }
+    if op == Falloc::ZeroRange {
+        punch_hole(inode, offset, len)?;
+    }
+    preallocate(inode, block_of(offset)?, blocks_to(end)?)?;
+    if grow {
+        inode.truncate_setsize(end);
+    }
+    inode.touch_mtime_ctime();
+    inode.mark_dirty();
+    Ok(())
+}
+
+/// Allocates every hole of file blocks `[first, end)` as unwritten blocks,
+/// near the blocks before each. The blocks are reserved first, so `ENOSPC`
+/// allocates nothing; running out of memory midway keeps what was
+/// allocated (it reads as zeros, as the holes did).
+fn preallocate(inode: &DInode, first: u64, end: u64) -> Result {
+    let end = end.min(MAX_FILE_BLOCKS);
+    let fs = inode.super_block().data();
+    let mut state = lock_state(inode);
+    let mut holes = 0u64;
+    let mut cursor = first;
+    while cursor < end {
+        let (n, hole) = match state.map.lookup(cursor) {
+            Lookup::Hole { len } => (len, true),
+            Lookup::Mapped { len, .. } => (len, false),
+        };
+        let n = n.min(end.saturating_sub(cursor));
+        if hole {
+            holes = holes.saturating_add(n);
+        }
+        cursor = cursor.saturating_add(n);
+    }
+    if holes == 0 {
+        return Ok(());
+    }
+    state.preallocated = true;
+    {
+        let mut space = fs.space.lock();
+        let got = space.reserve_up_to(holes)?;
+        if got < holes {
+            space.unreserve(got);
+            return Err(ENOSPC);
+        }
+    }
+    let mut reserved = holes;
+    let mut result = Ok(());
+    let mut goal = fs.geo.data_start;
+    let mut cursor = first;
+    while cursor < end {
+        match state.map.lookup(cursor) {
+            Lookup::Mapped { len, state: s } => {
+                let n = len.min(end.saturating_sub(cursor));
+                if let Some(p) = s.physical() {
+                    goal = p.saturating_add(n);
+                }
+                cursor = cursor.saturating_add(n);
+            }
+            Lookup::Hole { len } => {
+                let n = len.min(end.saturating_sub(cursor));
+                let (block, got) = match fs.space.lock().alloc_reserved(n, goal) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                };
+                reserved = reserved.saturating_sub(got);
+                if let Err(e) = state
+                    .map
+                    .insert(cursor, got, State::Unwritten { physical: block })
+                {
+                    let _ = fs.space.lock().free(block, got);
+                    result = Err(map_errno(e));
+                    break;
+                }
+                inode.add_blocks(got);
+                goal = block.saturating_add(got);
+                cursor = cursor.saturating_add(got);
+            }
+        }
+    }
+    if reserved > 0 {
+        fs.space.lock().unreserve(reserved);
+    }
+    inode.mark_dirty();
+    result
+}
+
+/// Mappings for iomap, with delayed allocation for buffered writes and
+/// unwritten extents for direct writes into holes.
 #[vtable]
 impl IomapOperations for Delafs {
     fn iomap_begin(
@@ -342,73 +431,62 @@ impl IomapOperations for Delafs {
         let fs = sb.data();
         let mut state = lock_state(inode);
 
-        match state.map.lookup(lblk) {
-            Lookup::Mapped {
-                len: n,
-                state: State::Real { physical },
-            } => {
-                // A direct write overwrites in place; everyone else must not
-                // see a block an unfinished direct write allocated.
-                let (pending, n) = pending_at(&state.dio_pending, lblk, n);
-                if pending && !(kind == IoKind::Direct && writing) {
-                    mapping(lblk, n, MappingKind::Unwritten { block: physical }, false)
-                } else {
-                    mapping(lblk, n, MappingKind::Mapped { block: physical }, false)
-                }
-            }
-            Lookup::Mapped {
-                len: n,
-                state: State::Delalloc,
-            } => {
-                if kind == IoKind::Direct && writing {
-                    // A direct write over reserved space: allocate it now.
+        let mut m = match state.map.lookup(lblk) {
+            Lookup::Mapped { len: n, state: s } => match allocated(s) {
+                // Written blocks are read and overwritten in place; unwritten
+                // ones read as zeros, and a write into them converts them
+                // once its data is on disk (I/O completion).
+                Some(kind) => mapping(lblk, n, kind, false)?,
+                None if kind == IoKind::Direct && writing => {
+                    // A direct write over reserved space: allocate it now,
+                    // unwritten until the write completes.
                     let n = n.min(want);
-                    state.dio_pending.reserve(1, GFP_KERNEL)?;
                     let (block, got) = fs.space.lock().alloc_reserved(n, fs.geo.data_start)?;
-                    if let Err(e) = state.map.convert_delalloc(lblk, got, block) {
+                    if let Err(e) = state.map.convert_delalloc(lblk, got, block, true) {
                         let mut space = fs.space.lock();
                         let _ = space.free(block, got);
                         // Keep the reservation the delalloc extent still holds.
                         let _ = space.reserve_up_to(got);
                         return Err(map_errno(e));
                     }
-                    pending_add(&mut state.dio_pending, lblk, got)?;
                     inode.mark_dirty();
-                    return mapping(lblk, got, MappingKind::Mapped { block }, false);
+                    mapping(lblk, got, MappingKind::Unwritten { block }, true)?
                 }
-                mapping(lblk, n, MappingKind::Delalloc, false)
-            }
+                None => mapping(lblk, n, MappingKind::Delalloc, false)?,
+            },
             Lookup::Hole { len: n } => {
                 let n = n.min(MAX_FILE_BLOCKS.saturating_sub(lblk));
                 if !writing || zeroing {
                     return mapping(lblk, n, MappingKind::Hole, false);
                 }
                 let n = n.min(want);
-                match kind {
-                    IoKind::Direct => {
-                        state.dio_pending.reserve(1, GFP_KERNEL)?;
-                        let (block, got) = fs.space.lock().alloc(n, fs.geo.data_start)?;
-                        if let Err(e) = state.map.insert(lblk, got, State::Real { physical: block })
-                        {
-                            let _ = fs.space.lock().free(block, got);
-                            return Err(map_errno(e));
-                        }
-                        pending_add(&mut state.dio_pending, lblk, got)?;
-                        inode.add_blocks(got);
-                        inode.mark_dirty();
-                        mapping(lblk, got, MappingKind::Mapped { block }, true)
+                if kind == IoKind::Direct {
+                    let (block, got) = fs.space.lock().alloc(n, fs.geo.data_start)?;
+                    if let Err(e) =
+                        state
+                            .map
+                            .insert(lblk, got, State::Unwritten { physical: block })
+                    {
+                        let _ = fs.space.lock().free(block, got);
+                        return Err(map_errno(e));
                     }
-                    _ => {
-                        let got = fs.space.lock().reserve_up_to(n)?;
-                        if let Err(e) = state.map.insert(lblk, got, State::Delalloc) {
-                            fs.space.lock().unreserve(got);
-                            return Err(map_errno(e));
-                        }
-                        mapping(lblk, got, MappingKind::Delalloc, true)
+                    inode.add_blocks(got);
+                    inode.mark_dirty();
+                    mapping(lblk, got, MappingKind::Unwritten { block }, true)?
+                } else {
+                    let got = fs.space.lock().reserve_up_to(n)?;
+                    if let Err(e) = state.map.insert(lblk, got, State::Delalloc) {
+                        fs.space.lock().unreserve(got);
+                        return Err(map_errno(e));
                     }
+                    mapping(lblk, got, MappingKind::Delalloc, true)?
                 }
             }
-        }
+        };
+        // Read under the same lock as the mapping: any later change of the
+        // map (writeback allocating or converting, a punch) makes it stale.
+        m.cookie = state.map.generation();
+        Ok(m)
     }
 
     fn iomap_end(
@@ -451,83 +529,97 @@ impl IomapOperations for Delafs {
 
     /// `iomap_dio_ops::end_io` of a direct write of `size` bytes at `offset`;
     /// `failed` if it ended with an error. The data of a successful write is
-    /// on disk now (iomap has not yet invalidated the range: folios built from
-    /// the zeros read meanwhile go next). A failed one keeps its blocks
-    /// reading as zeros: what reached the disk is not known.
+    /// on disk now, so its unwritten blocks become written (iomap has not yet
+    /// invalidated the range: folios built from the zeros read meanwhile go
+    /// next). A failed one leaves them unwritten: what reached the disk is
+    /// not known, and they read as zeros.
     fn dio_write_end_io(inode: &DInode, offset: i64, size: isize, failed: bool) -> Result {
         release::count_dio_completion();
-        if size <= 0 {
+        if size <= 0 || failed {
             return Ok(());
         }
         let size = i64::try_from(size).map_err(|_| EINVAL)?;
         let end = offset.checked_add(size).ok_or(EFBIG)?;
-        if failed {
-            return Ok(());
-        }
-        {
-            let mut state = lock_state(inode);
-            pending_clear(
-                &mut state.dio_pending,
-                block_of(offset)?,
-                blocks_to(end)?.min(MAX_FILE_BLOCKS),
-            );
-        }
+        convert_written(inode, offset, end)?;
         if end > inode.size() {
             inode.set_size(end);
             inode.mark_dirty();
         }
         Ok(())
     }
+
+    /// The mapping is current if the extent map has not changed since it was
+    /// read.
+    fn iomap_valid(inode: &DInode, cookie: u64) -> bool {
+        let valid = lock_state(inode).map.generation() == cookie;
+        if !valid {
+            release::count_stale_mapping();
+        }
+        valid
+    }
+}
+
+/// The data of bytes `[from, to)` is on disk: their unwritten blocks are
+/// written now, in the extent map and in the inode table's buffer.
+fn convert_written(inode: &DInode, from: i64, to: i64) -> Result {
+    let first = block_of(from)?;
+    let end = blocks_to(to)?.min(MAX_FILE_BLOCKS);
+    if first >= end {
+        return Ok(());
+    }
+    let converted = lock_state(inode)
+        .map
+        .convert_unwritten(first, end.saturating_sub(first))
+        .map_err(map_errno)?;
+    if converted > 0 {
+        release::count_converted(converted);
+        // Into the inode table buffer now, not only when the VFS next
+        // writes the inode: sync waits for writeback to end, then writes
+        // the inodes it found dirty, then the buffers (`sync_fs`); a
+        // conversion that lands in between would reach the disk only with
+        // the next sync, and an unmount would drop it.
+        super::inode::write(inode, false)?;
+        inode.mark_dirty();
+    }
+    Ok(())
 }
 
 #[vtable]
 impl AddressSpaceOperations for Delafs {
     /// Writeback of the dirty bytes `[offset, offset + len)`: map the blocks
-    /// under `offset`, allocating reserved blocks for at most the dirty range.
-    ///
-    /// delafs has no unwritten extents, so an allocated block reads as whatever
-    /// the disk holds until it is written. Converting the whole delalloc extent
-    /// (XFS does, but into unwritten extents) would expose stale blocks wherever
-    /// no data follows: a short write's release loop only punches delalloc, and
-    /// fadvise(DONTNEED) writes back while that loop runs.
-    fn map_blocks(inode: &DInode, offset: i64, len: u32) -> Result<Mapping> {
+    /// under `offset`. A delalloc extent is allocated whole, as contiguous
+    /// as free space allows, as unwritten blocks (xfs_bmapi_convert_delalloc()
+    /// does the same): the blocks its dirty folios do not cover read as
+    /// zeros, whatever they held before, and the ioend's completion marks
+    /// written what the I/O wrote ([`Self::writeback_end_io`]).
+    fn map_blocks(inode: &DInode, offset: i64, _len: u32) -> Result<Mapping> {
         let lblk = block_of(offset)?;
-        let dirty_end = blocks_to(offset.checked_add(i64::from(len)).ok_or(EFBIG)?)?;
-        let dirty_blocks = dirty_end.saturating_sub(lblk).max(1);
         let fs = inode.super_block().data();
         let mut state = lock_state(inode);
         // Right after the previous block on disk, if it has one: writeback in
         // file order then allocates contiguously.
         let goal = match lblk.checked_sub(1).map(|prev| state.map.lookup(prev)) {
-            Some(Lookup::Mapped {
-                state: State::Real { physical },
-                ..
-            }) => physical.saturating_add(1),
+            Some(Lookup::Mapped { state: s, .. }) => s
+                .physical()
+                .map_or(fs.geo.data_start, |p| p.saturating_add(1)),
             _ => fs.geo.data_start,
         };
         match state.map.lookup(lblk) {
-            Lookup::Mapped {
-                len,
-                state: State::Real { physical },
-            } => mapping(lblk, len, MappingKind::Mapped { block: physical }, false),
-            Lookup::Mapped {
-                len,
-                state: State::Delalloc,
-            } => {
-                let (block, got) = fs
-                    .space
-                    .lock()
-                    .alloc_reserved(len.min(dirty_blocks), goal)?;
-                if let Err(e) = state.map.convert_delalloc(lblk, got, block) {
-                    let mut space = fs.space.lock();
-                    let _ = space.free(block, got);
-                    // Keep the reservation the delalloc extent still holds.
-                    let _ = space.reserve_up_to(got);
-                    return Err(map_errno(e));
+            Lookup::Mapped { len, state: s } => match allocated(s) {
+                Some(kind) => mapping(lblk, len, kind, false),
+                None => {
+                    let (block, got) = fs.space.lock().alloc_reserved(len, goal)?;
+                    if let Err(e) = state.map.convert_delalloc(lblk, got, block, true) {
+                        let mut space = fs.space.lock();
+                        let _ = space.free(block, got);
+                        // Keep the reservation the delalloc extent still holds.
+                        let _ = space.reserve_up_to(got);
+                        return Err(map_errno(e));
+                    }
+                    inode.mark_dirty();
+                    mapping(lblk, got, MappingKind::Unwritten { block }, false)
                 }
-                inode.mark_dirty();
-                mapping(lblk, got, MappingKind::Mapped { block }, false)
-            }
+            },
             Lookup::Hole { len } => mapping(
                 lblk,
                 len.min(MAX_FILE_BLOCKS.saturating_sub(lblk)).max(1),
@@ -535,6 +627,11 @@ impl AddressSpaceOperations for Delafs {
                 false,
             ),
         }
+    }
+
+    fn writeback_end_io(inode: &DInode, offset: i64, size: usize) -> Result {
+        let size = i64::try_from(size).map_err(|_| EINVAL)?;
+        convert_written(inode, offset, offset.checked_add(size).ok_or(EFBIG)?)
     }
 }
 
@@ -602,20 +699,33 @@ impl FileOperations for Delafs {
         vmf.iomap_page_mkwrite()
     }
 
-    /// Only hole punching: without unwritten extents, preallocation and
-    /// zero-range cannot be done cleanly (see the README). The inode lock,
-    /// then the invalidate lock, both exclusively, and no direct I/O in
-    /// flight.
+    /// The modes XFS has that need no shared extents: preallocation (mode
+    /// 0, `KEEP_SIZE`), `ZERO_RANGE` (with or without `KEEP_SIZE`) and
+    /// `PUNCH_HOLE | KEEP_SIZE`; the others (collapse, insert, unshare) are
+    /// `EOPNOTSUPP`. The inode lock, then the invalidate lock, both
+    /// exclusively, and no direct I/O in flight.
     fn fallocate(file: &File<Self>, mode: FallocFlags, offset: i64, len: i64) -> Result {
-        if mode != FallocFlags::PUNCH_HOLE | FallocFlags::KEEP_SIZE {
+        let keep = FallocFlags::KEEP_SIZE;
+        let op = if mode == FallocFlags::NONE || mode == keep {
+            Falloc::Preallocate
+        } else if mode == FallocFlags::ZERO_RANGE || mode == FallocFlags::ZERO_RANGE | keep {
+            Falloc::ZeroRange
+        } else if mode == FallocFlags::PUNCH_HOLE | keep {
+            Falloc::PunchHole
+        } else {
             return Err(eopnotsupp());
-        }
+        };
         let inode = file.inode();
         let _lock = inode.lock();
         let _invalidate = inode.lock_invalidate();
         inode.dio_wait();
         file.modified()?;
-        punch_hole(inode, offset, len)
+        match op {
+            Falloc::PunchHole => punch_hole(inode, offset, len),
+            Falloc::Preallocate | Falloc::ZeroRange => {
+                allocate_range(inode, offset, len, op, !mode.contains(keep))
+            }
+        }
     }
 
     /// The last reference to an open file is going: like xfs_release()

@@ -36,11 +36,12 @@ pub(crate) struct InodeState {
     /// Set once the inode is backed by an inode table slot, so eviction of
     /// an unlinked inode knows there is something to free.
     pub(crate) on_disk: bool,
-    /// File blocks `[start, end)` that a direct write allocated and whose
-    /// data may not be on disk yet: they read as zeros (iomap's
-    /// `IOMAP_UNWRITTEN`) until the write completes, so nobody sees what
-    /// the blocks held before. In memory only (see [`crate::fs::file`]).
-    pub(crate) dio_pending: KVec<(u64, u64)>,
+    /// fallocate preallocated blocks for this inode since it was loaded:
+    /// unwritten blocks past EOF are then the user's (`KEEP_SIZE`) and
+    /// trimming past EOF leaves them (XFS keeps `XFS_DIFLAG_PREALLOC` on
+    /// disk for this; delafs forgets it with the inode, and then trims
+    /// them at the next close, as a failed direct write's).
+    pub(crate) preallocated: bool,
 }
 
 impl InodeInfo {
@@ -51,7 +52,7 @@ impl InodeInfo {
                 chain: KVec::new(),
                 parent: 0,
                 on_disk: false,
-                dio_pending: KVec::new(),
+                preallocated: false,
             }),
         }? Error)
     }
@@ -77,16 +78,13 @@ pub(crate) fn iget(sb: &DSuperBlock, ino: u64) -> Result<ARef<DInode>> {
         let mut state = lock_state(inode);
         let state = &mut *state;
         let d = disk::read_inode(sb, geo, ino, &mut state.chain, |e: Extent| {
-            state
-                .map
-                .insert(
-                    e.logical,
-                    e.len,
-                    State::Real {
-                        physical: e.physical,
-                    },
-                )
-                .map_err(|_| corrupt())
+            let physical = e.physical;
+            let s = if e.unwritten {
+                State::Unwritten { physical }
+            } else {
+                State::Real { physical }
+            };
+            state.map.insert(e.logical, e.len, s).map_err(|_| corrupt())
         })
         .inspect_err(|e| fs_err!("{}: inode {ino}: cannot load ({e:?})\n", sb.id()))?;
         // A name refers to this inode, so it must count a link, and be of a
@@ -175,14 +173,14 @@ pub(super) fn write(inode: &DInode, sync: bool) -> Result {
     let mut blocks = 0u64;
     state.map.for_each(|lblk, m| {
         blocks += m.len;
-        if let State::Real { physical } = m.state {
+        if let Some(physical) = m.state.physical() {
             extents
                 .push(
                     Extent {
                         logical: lblk,
                         len: m.len,
                         physical,
-                        unwritten: false,
+                        unwritten: matches!(m.state, State::Unwritten { .. }),
                     },
                     GFP_KERNEL,
                 )
@@ -232,7 +230,7 @@ pub(super) fn evict(inode: &DInode) {
     let removed = state
         .map
         .remove(0, u64::MAX, Filter::All, |_lblk, len, s| match s {
-            State::Real { physical } => {
+            State::Real { physical } | State::Unwritten { physical } => {
                 if unlinked {
                     let _ = space.free(physical, len);
                 }

@@ -107,6 +107,8 @@ static PUNCHES: FileSpec = counter_file!(punches);
 static PUNCHED_BYTES: FileSpec = counter_file!(punched_bytes);
 static EVICT_LEAKED_BLOCKS: FileSpec = counter_file!(evict_leaked_blocks);
 static DIO_COMPLETIONS_IN_DELAY: FileSpec = counter_file!(dio_completions_in_delay);
+static STALE_MAPPINGS: FileSpec = counter_file!(stale_mappings);
+static UNWRITTEN_CONVERTED_BLOCKS: FileSpec = counter_file!(unwritten_converted_blocks);
 
 /// Creates the knobs and counters in `dir`.
 pub(crate) fn register(dir: &Dir) -> Result {
@@ -125,6 +127,11 @@ pub(crate) fn register(dir: &Dir) -> Result {
     dir.file(
         c_str!("dio_completions_in_delay"),
         &DIO_COMPLETIONS_IN_DELAY,
+    )?;
+    dir.file(c_str!("stale_mappings"), &STALE_MAPPINGS)?;
+    dir.file(
+        c_str!("unwritten_converted_blocks"),
+        &UNWRITTEN_CONVERTED_BLOCKS,
     )?;
     Ok(())
 }

@@ -39,6 +39,14 @@ pub(crate) struct Counters {
     /// its seeks: the evidence that the DIO trigger's eviction comes from
     /// the completion.
     pub(crate) dio_completions_in_delay: AtomicU64,
+    /// Buffered-write mappings found stale before a folio (`iomap_valid`
+    /// said no: writeback or a punch changed the extent map meanwhile),
+    /// each making iomap map again, through `iomap_end` and so the release
+    /// loop, as on XFS.
+    pub(crate) stale_mappings: AtomicU64,
+    /// Unwritten blocks marked written at I/O completion (writeback and
+    /// direct writes).
+    pub(crate) unwritten_converted_blocks: AtomicU64,
 }
 
 pub(crate) static COUNTERS: Counters = Counters {
@@ -51,6 +59,8 @@ pub(crate) static COUNTERS: Counters = Counters {
     punched_bytes: AtomicU64::new(0),
     evict_leaked_blocks: AtomicU64::new(0),
     dio_completions_in_delay: AtomicU64::new(0),
+    stale_mappings: AtomicU64::new(0),
+    unwritten_converted_blocks: AtomicU64::new(0),
 };
 
 /// Release loops sleeping in the seek delay right now.
@@ -63,6 +73,16 @@ pub(crate) fn count_dio_completion() {
             .dio_completions_in_delay
             .fetch_add(1, Ordering::Relaxed);
     }
+}
+
+pub(crate) fn count_stale_mapping() {
+    COUNTERS.stale_mappings.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) fn count_converted(blocks: u64) {
+    COUNTERS
+        .unwritten_converted_blocks
+        .fetch_add(blocks, Ordering::Relaxed);
 }
 
 pub(crate) fn count_evict_leak(blocks: u64) {

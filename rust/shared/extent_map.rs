@@ -145,15 +145,22 @@ pub enum Lookup {
 /// Which extents [`ExtentMap::remove`] removes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Filter {
-    /// Only delalloc reservations; real blocks stay.
+    /// Only delalloc reservations; allocated blocks stay.
     DelallocOnly,
+    /// Everything but unwritten blocks, which read as zeros wherever they
+    /// are (preallocation past EOF stays).
+    KeepUnwritten,
     /// Everything.
     All,
 }
 
 impl Filter {
     fn matches(self, state: State) -> bool {
-        self == Filter::All || state == State::Delalloc
+        match self {
+            Filter::All => true,
+            Filter::KeepUnwritten => !matches!(state, State::Unwritten { .. }),
+            Filter::DelallocOnly => state == State::Delalloc,
+        }
     }
 }
 
@@ -734,8 +741,14 @@ mod tests {
         m.insert(0, 4, real(50)).unwrap();
         m.insert(4, 10, State::Delalloc).unwrap();
         m.insert(14, 2, real(70)).unwrap();
-        assert_eq!(m.convert_delalloc(3, 2, 0, false), Err(MapError::NotDelalloc));
-        assert_eq!(m.convert_delalloc(13, 2, 0, false), Err(MapError::NotDelalloc));
+        assert_eq!(
+            m.convert_delalloc(3, 2, 0, false),
+            Err(MapError::NotDelalloc)
+        );
+        assert_eq!(
+            m.convert_delalloc(13, 2, 0, false),
+            Err(MapError::NotDelalloc)
+        );
         m.convert_delalloc(6, 2, 200, false).unwrap();
         assert_eq!(
             dump(&mut m),
@@ -811,12 +824,17 @@ mod tests {
         let mut got = Vec::new();
         m.remove(31, 2, Filter::DelallocOnly, |s, l, st| got.push((s, l, st)))
             .unwrap();
-        assert!(got.is_empty());
+        m.remove(0, 100, Filter::KeepUnwritten, |s, l, st| {
+            got.push((s, l, st))
+        })
+        .unwrap();
+        assert_eq!(got, [(0, 14, real(50)), (20, 2, real(70))]);
+        got.clear();
         m.remove(31, 2, Filter::All, |s, l, st| got.push((s, l, st)))
             .unwrap();
         assert_eq!(got, [(31, 2, unwritten(81))]);
         assert_eq!(
-            dump(&mut m)[2..],
+            dump(&mut m),
             [(30, 1, unwritten(80)), (33, 3, unwritten(83))]
         );
     }
@@ -843,7 +861,10 @@ mod tests {
         let g = m.generation();
         assert!(m.insert(0, 1, State::Delalloc).is_err());
         m.remove(10, 5, Filter::All, |_, _, _| {}).unwrap();
-        assert_eq!(m.convert_delalloc(0, 1, 5, true), Err(MapError::NotDelalloc));
+        assert_eq!(
+            m.convert_delalloc(0, 1, 5, true),
+            Err(MapError::NotDelalloc)
+        );
         assert_eq!(m.generation(), g);
     }
 

@@ -4,7 +4,7 @@
 //! [`AddressSpaceOperations`] and its `address_space_operations` and
 //! `iomap_writeback_ops` tables, [`AopsVTable`].
 
-use core::ffi::{c_int, c_uint};
+use core::ffi::{c_int, c_uint, c_void};
 use core::marker::PhantomData;
 
 use kernel::bindings;
@@ -14,6 +14,24 @@ use kernel::prelude::*;
 use super::inode::Inode;
 use super::iomap::{bdev_of, IomapOperations, IomapVTable, Mapping};
 
+extern "C" {
+    // rust/vfs/ioend.c. `ioend` is a `struct iomap_ioend *` (whose bindgen
+    // type embeds a `lockdep_map`, empty without lockdep, which the FFI lint
+    // refuses).
+    fn delafs_ioend_defer(ioend: *mut c_void, done: IoendDone);
+    fn delafs_ioend_flush();
+}
+
+/// `delafs_ioend_done_fn` of rust/vfs/ioend.h.
+type IoendDone = unsafe extern "C" fn(*mut bindings::inode, bindings::loff_t, usize) -> c_int;
+
+/// Waits for every writeback completion queued so far to finish (unmount,
+/// module unload).
+pub(super) fn flush_ioends() {
+    // SAFETY: no precondition; it only waits.
+    unsafe { delafs_ioend_flush() }
+}
+
 /// Writeback of a file's dirty page cache (`iomap_writeback_ops`); reads go
 /// through [`IomapOperations`].
 #[vtable]
@@ -22,6 +40,15 @@ pub(crate) trait AddressSpaceOperations: IomapOperations {
     /// under `offset`, allocating delalloc ones (at most those under the
     /// range).
     fn map_blocks(inode: &Inode<Self>, offset: i64, len: u32) -> Result<Mapping>;
+
+    /// Writeback of `size` bytes at `offset`, over blocks [`Self::map_blocks`]
+    /// mapped unwritten, reached the disk: mark them written. Runs in
+    /// process context, before the folios leave writeback; an error is the
+    /// I/O's (`mapping_set_error`). Failed writes never get here: their
+    /// blocks stay unwritten.
+    fn writeback_end_io(_inode: &Inode<Self>, _offset: i64, _size: usize) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// The `address_space_operations` of regular files of `T`.
@@ -44,7 +71,11 @@ impl<T: AddressSpaceOperations> AopsVTable<T> {
 
     const WRITEBACK: bindings::iomap_writeback_ops = bindings::iomap_writeback_ops {
         map_blocks: Some(Self::map_blocks_callback),
-        prepare_ioend: None,
+        prepare_ioend: if T::HAS_WRITEBACK_END_IO {
+            Some(Self::prepare_ioend_callback)
+        } else {
+            None
+        },
         discard_folio: None,
     };
 
@@ -113,8 +144,51 @@ impl<T: AddressSpaceOperations> AopsVTable<T> {
             // valid `struct iomap` (null pointers, no flags).
             unsafe { iomap.write(core::mem::zeroed()) };
             // SAFETY: `iomap` is valid for writes and ours (above); `bdev_of`
-            // is the inode's device.
-            unsafe { mapping.fill(iomap, bdev_of(inode)) };
+            // is the inode's device; writeback calls no folio ops.
+            unsafe { mapping.fill(iomap, bdev_of(inode), core::ptr::null()) };
+            Ok(0)
+        })
+    }
+
+    /// `iomap_writeback_ops::prepare_ioend`: an ioend over unwritten
+    /// blocks completes through [`Self::ioend_done_callback`] in process
+    /// context; a failed one (`status`) and the others the usual way.
+    ///
+    /// # Safety
+    ///
+    /// Called by iomap with an ioend of a file of `T`, not yet submitted.
+    unsafe extern "C" fn prepare_ioend_callback(
+        ioend: *mut bindings::iomap_ioend,
+        status: c_int,
+    ) -> c_int {
+        // SAFETY: iomap passes an ioend it built and has not submitted; we
+        // only read its type.
+        let unwritten = u32::from(unsafe { (*ioend).io_type }) == bindings::IOMAP_UNWRITTEN;
+        if status == 0 && unwritten {
+            // SAFETY: as above; `delafs_ioend_defer` only sets the bio's
+            // completion, which iomap calls once the bio is done.
+            unsafe { delafs_ioend_defer(ioend.cast(), Self::ioend_done_callback) };
+        }
+        status
+    }
+
+    /// `delafs_ioend_done_fn`: the data of a deferred ioend is on disk.
+    ///
+    /// # Safety
+    ///
+    /// Called by rust/vfs/ioend.c in process context with the inode of an
+    /// ioend [`Self::prepare_ioend_callback`] deferred, whose folios are
+    /// still under writeback (eviction waits for them, so the inode and its
+    /// superblock are alive).
+    unsafe extern "C" fn ioend_done_callback(
+        inode: *mut bindings::inode,
+        offset: bindings::loff_t,
+        size: usize,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: a live inode of `T` (function safety requirements).
+            let inode = unsafe { Inode::<T>::from_raw(inode) };
+            T::writeback_end_io(inode, offset, size)?;
             Ok(0)
         })
     }

@@ -19,8 +19,16 @@ use super::iomap::IomapOperations;
 pub(crate) struct FallocFlags(u32);
 
 impl FallocFlags {
+    /// Mode 0: preallocate, growing the file.
+    pub(crate) const NONE: Self = Self(0);
     pub(crate) const KEEP_SIZE: Self = Self(bindings::FALLOC_FL_KEEP_SIZE);
     pub(crate) const PUNCH_HOLE: Self = Self(bindings::FALLOC_FL_PUNCH_HOLE);
+    pub(crate) const ZERO_RANGE: Self = Self(bindings::FALLOC_FL_ZERO_RANGE);
+
+    /// Whether every flag of `other` is set.
+    pub(crate) fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
 }
 
 impl core::ops::BitOr for FallocFlags {

@@ -89,6 +89,7 @@ impl<T: Ops> Drop for Registration<T> {
         // of the type pin the module, so none is left when the module drops
         // its registration.
         unsafe { bindings::unregister_filesystem(self.fs.0.get()) };
+        super::aops::flush_ioends();
     }
 }
 
@@ -309,6 +310,9 @@ impl<T: Ops> ContextVTable<T> {
         // SAFETY: a superblock of `T` being torn down; evicts every inode
         // and releases the device, but leaves the superblock allocated.
         unsafe { bindings::kill_block_super(sb_ptr) };
+        // Writeback is over (above), but a completion that ended it may still
+        // be finishing its ioend.
+        super::aops::flush_ioends();
         // SAFETY: still allocated (above).
         let data = unsafe { (*sb_ptr).s_fs_info };
         if !data.is_null() {

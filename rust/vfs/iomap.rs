@@ -87,19 +87,27 @@ pub(crate) struct Mapping {
     pub(crate) kind: MappingKind,
     /// Space reserved or allocated by this call (`IOMAP_F_NEW`).
     pub(crate) new: bool,
+    /// The filesystem's note of the block map this mapping was read from
+    /// (`validity_cookie`), handed back to [`IomapOperations::iomap_valid`].
+    pub(crate) cookie: u64,
 }
 
 impl Mapping {
     /// Writes the mapping into a `struct iomap`.
     ///
+    /// `folio_ops` (null for none) goes with it: iomap calls its
+    /// `iomap_valid` before writing each folio through the mapping.
+    ///
     /// # Safety
     ///
     /// `iomap` is valid for writes and not accessed by anyone else during
-    /// the call; `bdev` is the block device of the inode's superblock.
+    /// the call; `bdev` is the block device of the inode's superblock;
+    /// `folio_ops` is null or a table that lives as long as the module.
     pub(super) unsafe fn fill(
         &self,
         iomap: *mut bindings::iomap,
         bdev: *mut bindings::block_device,
+        folio_ops: *const bindings::iomap_folio_ops,
     ) {
         let (type_, addr) = match self.kind {
             MappingKind::Hole => (bindings::IOMAP_HOLE, u64::MAX),
@@ -122,6 +130,8 @@ impl Mapping {
                 0
             };
             (*iomap).bdev = bdev;
+            (*iomap).validity_cookie = self.cookie;
+            (*iomap).folio_ops = folio_ops;
         }
     }
 
@@ -149,6 +159,7 @@ impl Mapping {
             length: m.length,
             kind,
             new: u32::from(m.flags) & bindings::IOMAP_F_NEW != 0,
+            cookie: m.validity_cookie,
         }
     }
 }
@@ -185,6 +196,14 @@ pub(crate) trait IomapOperations: FileSystem {
     fn dio_write_end_io(_inode: &Inode<Self>, _offset: i64, _size: isize, _failed: bool) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
+
+    /// Whether a mapping of a buffered write, page fault or zeroing, made
+    /// with `cookie`, still says what the block map says. iomap asks before
+    /// each folio, with the folio locked; `false` makes it map again (XFS:
+    /// `xfs_iomap_valid()`).
+    fn iomap_valid(_inode: &Inode<Self>, _cookie: u64) -> bool {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// The block device of `inode`'s superblock.
@@ -196,6 +215,45 @@ pub(super) fn bdev_of<T: FileSystem>(inode: &Inode<T>) -> *mut bindings::block_d
 pub(crate) struct IomapVTable<T>(PhantomData<T>);
 
 impl<T: IomapOperations> IomapVTable<T> {
+    /// The `iomap_folio_ops` of mappings for writes through the page cache.
+    const FOLIO_OPS: bindings::iomap_folio_ops = bindings::iomap_folio_ops {
+        get_folio: None,
+        put_folio: None,
+        iomap_valid: if T::HAS_IOMAP_VALID {
+            Some(Self::iomap_valid_callback)
+        } else {
+            None
+        },
+    };
+
+    /// What mappings of I/O kind `K` carry as `folio_ops`.
+    fn folio_ops<const K: u8>() -> *const bindings::iomap_folio_ops {
+        if T::HAS_IOMAP_VALID && IoKind::from_u8(K) == IoKind::BufferedWrite {
+            &Self::FOLIO_OPS
+        } else {
+            core::ptr::null()
+        }
+    }
+
+    /// `iomap_folio_ops::iomap_valid`.
+    ///
+    /// # Safety
+    ///
+    /// Called by iomap with a referenced inode of `T` and a mapping
+    /// [`Self::iomap_begin_callback`] filled, read-only for the call.
+    unsafe extern "C" fn iomap_valid_callback(
+        inode: *mut bindings::inode,
+        iomap: *const bindings::iomap,
+    ) -> bool {
+        // SAFETY: iomap's caller holds a reference to the inode for the
+        // whole iteration.
+        let inode = unsafe { Inode::<T>::from_raw(inode) };
+        // SAFETY: a valid `struct iomap`, not written during the call
+        // (function safety requirements).
+        let cookie = unsafe { (*iomap).validity_cookie };
+        T::iomap_valid(inode, cookie)
+    }
+
     pub(super) const READ: bindings::iomap_ops = bindings::iomap_ops {
         iomap_begin: Some(Self::iomap_begin_callback::<0>),
         iomap_end: None,
@@ -253,8 +311,8 @@ impl<T: IomapOperations> IomapVTable<T> {
             let mapping =
                 T::iomap_begin(inode, pos, length, IomapFlags(flags), IoKind::from_u8(K))?;
             // SAFETY: `iomap` is the iterator's, ours to write for the call;
-            // `bdev_of` is the inode's device.
-            unsafe { mapping.fill(iomap, bdev_of(inode)) };
+            // `bdev_of` is the inode's device; the folio ops are static.
+            unsafe { mapping.fill(iomap, bdev_of(inode), Self::folio_ops::<K>()) };
             Ok(0)
         })
     }

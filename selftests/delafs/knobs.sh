@@ -38,7 +38,7 @@ counters="calls delays races legacy_warnings other_warnings punches punched_byte
 for KNOBS in "$DELAFS_KNOBS" "$IOMAP_KNOBS"; do
 	export KNOBS
 	name=${KNOBS##*/}
-	[ "$name" = delafs ] && export COUNTERS="$counters evict_leaked_blocks dio_completions_in_delay" || export COUNTERS=$counters
+	[ "$name" = delafs ] && export COUNTERS="$counters evict_leaked_blocks dio_completions_in_delay stale_mappings unwritten_converted_blocks" || export COUNTERS=$counters
 	check "$name: defaults: fixed, no delay, every inode" \
 		bash -c '[ "$(value release_mode)" = fixed ] && [ "$(value seek_delay_us)" = 0 ] && [ "$(value delay_ino)" = 0 ]'
 	check "$name: release_mode takes legacy and fixed" bash -c 'write_ok release_mode legacy && write_ok release_mode fixed'

@@ -105,9 +105,7 @@ fn block_at(st: State, k: u64) -> Block {
 fn continues(prev: Block, b: Block) -> bool {
     match (prev, b) {
         (Block::Delalloc, Block::Delalloc) => true,
-        (Block::Real(p), Block::Real(q)) | (Block::Unwritten(p), Block::Unwritten(q)) => {
-            p + 1 == q
-        }
+        (Block::Real(p), Block::Real(q)) | (Block::Unwritten(p), Block::Unwritten(q)) => p + 1 == q,
         _ => false,
     }
 }
@@ -245,10 +243,10 @@ fn extent_map_run(seed: u64, ops: usize, fail_one_in: u64) -> Counts {
                 }
             }
             4..=6 => {
-                let filter = if rng.below(2) == 0 {
-                    Filter::All
-                } else {
-                    Filter::DelallocOnly
+                let filter = match rng.below(3) {
+                    0 => Filter::All,
+                    1 => Filter::KeepUnwritten,
+                    _ => Filter::DelallocOnly,
                 };
                 let mut reported = Vec::new();
                 let result = map.remove(lblk, len, filter, |s, l, st| reported.push((s, l, st)));
@@ -270,7 +268,8 @@ fn extent_map_run(seed: u64, ops: usize, fail_one_in: u64) -> Counts {
                     let selected = match b {
                         Block::Hole => false,
                         Block::Delalloc => true,
-                        Block::Real(_) | Block::Unwritten(_) => filter == Filter::All,
+                        Block::Real(_) => filter != Filter::DelallocOnly,
+                        Block::Unwritten(_) => filter == Filter::All,
                     };
                     if selected {
                         expected_blocks.push((i as u64, b));
