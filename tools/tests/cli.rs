@@ -13,7 +13,7 @@ use delafs::shared::format::{
 pub mod host;
 
 use host::builder::{ImageBuilder, ROOT};
-use host::disk::{Disk, FileDisk};
+use host::disk::{Disk, FileDisk, MemDisk};
 
 const MKFS: &str = env!("CARGO_BIN_EXE_mkfs-delafs");
 const FSCK: &str = env!("CARGO_BIN_EXE_fsck-delafs");
@@ -550,14 +550,42 @@ fn fsck_accepts_unwritten_extents_in_files_only() {
     b.create_file(ROOT, "prealloc", 4 * 4096, &[written, unwritten]);
     let all = b.unwritten_extent(0, 2);
     b.create_file(ROOT, "all-unwritten", 2 * 4096, &[all]);
+    // Preallocated past EOF (fallocate KEEP_SIZE): unwritten blocks there
+    // are the file's, not a leftover.
+    let head = b.data_extent(0, 1);
+    let past_eof = b.unwritten_extent(4, 4);
+    b.create_file(ROOT, "keep-size", 100, &[head, past_eof]);
     b.save(&img).unwrap();
     let out = run(FSCK, &["-n", img_s]);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
     assert!(
-        stdout(&out).contains(" (5 unwritten), "),
+        stdout(&out).contains(" (9 unwritten), "),
         "{}",
         stdout(&out)
     );
+
+    // Written blocks past EOF are a problem; -p trims them and keeps the
+    // unwritten ones.
+    let mut b = ImageBuilder::new(512, 64);
+    let written = b.data_extent(0, 1);
+    let stale = b.data_extent(2, 1);
+    let past_eof = b.unwritten_extent(3, 2);
+    let ino = b.create_file(ROOT, "stale", 100, &[written, stale, past_eof]);
+    b.save(&img).unwrap();
+    let out = run(FSCK, &["-n", img_s]);
+    assert_eq!(code(&out), 4, "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("written extents reach file block 3 past the size of 100 bytes"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(FSCK, &["-p", img_s]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let out = run(FSCK, &["-n", img_s]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let kept = ImageBuilder::from_disk(MemDisk::load(&img).unwrap()).extents(ino);
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(!kept[0].unwritten && kept[1].unwritten, "{kept:?}");
 
     // In a directory: an invalid extent.
     let mut b = ImageBuilder::new(512, 64);

@@ -512,7 +512,7 @@ fn sizes_and_extent_lists() {
     b.update_inode(n.sparse, |i| i.size = 11 * 4096);
     assert_problems(
         &b.fsck(),
-        &["extents reach file block 12 past the size of 45056 bytes"],
+        &["written extents reach file block 12 past the size of 45056 bytes"],
     );
 
     // A directory's size that does not match its blocks.

@@ -174,10 +174,15 @@ fn check(folios: &[Slot], start: u64, end: u64, i_size: u64, evict_found: bool, 
         BLOCK,
         mode,
     );
-    let case = || format!("{folios:?} [{start}, {end}) i_size {i_size} evict {evict_found} {mode:?}");
+    let case =
+        || format!("{folios:?} [{start}, {end}) i_size {i_size} evict {evict_found} {mode:?}");
     let mut punched = [0u32; BLOCKS as usize + 1];
     for &(s, len) in &model.punched {
-        assert!(s % BLOCK == 0 && len % BLOCK == 0 && len > 0, "unaligned punch ({s}, {len}): {}", case());
+        assert!(
+            s % BLOCK == 0 && len % BLOCK == 0 && len > 0,
+            "unaligned punch ({s}, {len}): {}",
+            case()
+        );
         for b in (s / BLOCK)..((s + len) / BLOCK) {
             assert!(
                 (start as i64..end as i64).contains(&b),
@@ -188,9 +193,18 @@ fn check(folios: &[Slot], start: u64, end: u64, i_size: u64, evict_found: bool, 
         }
     }
     for b in start..end {
-        let keeps = b < i_size && folios.iter().any(|s| s.first <= b && b < s.first + s.blocks && s.block_dirty(b));
+        let keeps = b < i_size
+            && folios
+                .iter()
+                .any(|s| s.first <= b && b < s.first + s.blocks && s.block_dirty(b));
         let want = u32::from(!keeps);
-        assert_eq!(punched[b as usize], want, "block {b} punched {} times: {}", punched[b as usize], case());
+        assert_eq!(
+            punched[b as usize],
+            want,
+            "block {b} punched {} times: {}",
+            punched[b as usize],
+            case()
+        );
     }
     match mode {
         Mode::Fixed => assert!(model.warnings.is_empty(), "fixed loop warned: {}", case()),
@@ -234,7 +248,11 @@ fn every_layout_punches_exactly_the_clean_blocks() {
                 .map(|(&(first, blocks), c)| {
                     let dirty = c[k % c.len()];
                     k /= c.len();
-                    Slot { first, blocks, dirty }
+                    Slot {
+                        first,
+                        blocks,
+                        dirty,
+                    }
                 })
                 .collect();
             if folios
@@ -258,7 +276,10 @@ fn every_layout_punches_exactly_the_clean_blocks() {
         }
     }
     // The enumeration must have reached what it is for.
-    assert!(partial > 100, "only {partial} layouts with partly dirty large folios");
+    assert!(
+        partial > 100,
+        "only {partial} layouts with partly dirty large folios"
+    );
     assert!(races > 1000, "only {races} races in {cases} cases");
 }
 
@@ -269,8 +290,16 @@ fn every_layout_punches_exactly_the_clean_blocks() {
 #[test]
 fn partly_dirty_folio_loses_its_clean_blocks() {
     let folios = [
-        Slot { first: 0, blocks: 4, dirty: 0b0001 },
-        Slot { first: 4, blocks: 4, dirty: 0 },
+        Slot {
+            first: 0,
+            blocks: 4,
+            dirty: 0b0001,
+        },
+        Slot {
+            first: 4,
+            blocks: 4,
+            dirty: 0,
+        },
     ];
     let mut model = Model {
         folios: folios.to_vec(),
@@ -281,5 +310,8 @@ fn partly_dirty_folio_loses_its_clean_blocks() {
         calls: 0,
     };
     release(&mut model, 0, 8 * BLOCK, 8 * BLOCK, BLOCK, Mode::Fixed);
-    assert_eq!(model.punched, vec![(BLOCK, 3 * BLOCK), (4 * BLOCK, 4 * BLOCK)]);
+    assert_eq!(
+        model.punched,
+        vec![(BLOCK, 3 * BLOCK), (4 * BLOCK, 4 * BLOCK)]
+    );
 }

@@ -412,7 +412,7 @@ fn blocks_past_eof_are_trimmed_by_preen() {
     let after = repairs(
         &b,
         Repair::Preen,
-        &["extents reach file block 12 past the size of 40961 bytes"],
+        &["written extents reach file block 12 past the size of 40961 bytes"],
         &[n.a, n.big, n.sparse],
     );
     assert_eq!(after.extents(n.sparse)[1], Extent { len: 1, ..tail });

@@ -118,6 +118,13 @@ impl MemDisk {
             .expect("block size")
     }
 
+    /// An image file read into memory (its length in whole blocks).
+    pub fn load(path: &Path) -> io::Result<Self> {
+        let mut data = std::fs::read(path)?;
+        data.truncate(data.len() / BLOCK_SIZE * BLOCK_SIZE);
+        Ok(Self { data })
+    }
+
     /// Writes the image to a file, replacing it.
     pub fn save(&self, path: &Path) -> io::Result<()> {
         std::fs::write(path, &self.data)

@@ -29,7 +29,7 @@
 //! |---|---|---|
 //! | bitmap marks a used block free (metadata included), or not the bits past the end | mark used | preen |
 //! | bitmap marks a block used that nothing uses (leaked) | mark free | preen, unless problems needing `-y` remain (they may be why the block looks unused) |
-//! | regular file with blocks past its size | trim the extents (the blocks are then leaked and freed) | preen |
+//! | regular file with written blocks past its size (unwritten ones are preallocation) | trim the written extents (the blocks are then leaked and freed) | preen |
 //! | wrong link count of a reachable inode | set it to the count of names (directories: 2 + subdirectories) | preen |
 //! | directory whose `parent` is not the directory that names it | set `parent` | preen |
 //! | entry whose file type is not the inode's | set the type | preen |
@@ -298,6 +298,32 @@ fn kind_str(mode: u16) -> &'static str {
 /// One past the last file block mapped by `extents` (sorted).
 fn extents_end(extents: &[Extent]) -> u64 {
     extents.last().map_or(0, Extent::logical_end)
+}
+
+/// One past the last written (not unwritten) block of `extents`.
+fn written_end(extents: &[Extent]) -> u64 {
+    extents
+        .iter()
+        .filter(|e| !e.unwritten)
+        .map(Extent::logical_end)
+        .max()
+        .unwrap_or(0)
+}
+
+/// `extents` (sorted) without their written blocks past file block `end`.
+fn trim_written(extents: &[Extent], end: u64) -> Vec<Extent> {
+    let mut out = Vec::new();
+    for e in extents {
+        if e.unwritten || e.logical_end() <= end {
+            out.push(*e);
+        } else if u64::from(e.logical) < end {
+            let mut e = *e;
+            // Less than the old length, so it fits.
+            e.len = u32::try_from(end - u64::from(e.logical)).unwrap_or(e.len);
+            out.push(e);
+        }
+    }
+    out
 }
 
 /// `extents` (sorted) cut at file block `end`.
@@ -906,18 +932,20 @@ impl Checker<'_> {
                     self.fix(Level::Yes, Fix::Size { ino, size });
                 } else {
                     let eof = inode.size.div_ceil(BS);
-                    let end = extents_end(&planned);
+                    // Unwritten blocks past EOF read as zeros: fallocate
+                    // with KEEP_SIZE puts them there, as on XFS. Written
+                    // ones there are not file data (an older delafs left
+                    // them after a failed direct write or a crash).
+                    let end = written_end(&planned);
                     if end > eof {
-                        // Left by failed direct writes or a crash: the
-                        // kernel drops them before growing the file.
                         self.problem(
                             Level::Preen,
                             format!(
-                                "inode {ino}: extents reach file block {end} past the size of {} bytes",
+                                "inode {ino}: written extents reach file block {end} past the size of {} bytes",
                                 inode.size
                             ),
                         );
-                        planned = trim(&planned, eof);
+                        planned = trim_written(&planned, eof);
                     }
                 }
             }
