@@ -324,6 +324,7 @@ pub(crate) fn write_inode(
     }
     if plan.shrink() > 0 {
         for &block in plan.freed(chain) {
+            sb.forget_block(block);
             space.lock().free(block, 1)?;
         }
         let mut kept = KVec::with_capacity(plan.needed(), GFP_KERNEL)?;
@@ -373,15 +374,21 @@ pub(crate) fn write_inode(
     Ok(())
 }
 
-/// Frees inode `ino`'s slot in the inode table.
-pub(crate) fn clear_inode(sb: &DSuperBlock, geo: &Geometry, ino: u64) -> Result {
+/// Frees inode `ino`'s slot in the inode table; with `sync`, waits until the
+/// cleared slot is on disk.
+pub(crate) fn clear_inode(sb: &DSuperBlock, geo: &Geometry, ino: u64, sync: bool) -> Result {
     let (block, slot) = geo.inode_location(ino).ok_or_else(corrupt)?;
-    let buf = sb.read_block(block)?;
-    let mut bytes = buf.lock();
-    inode_slot_mut(bytes.data_mut(), slot)
-        .ok_or_else(corrupt)?
-        .fill(0);
-    bytes.mark_dirty();
+    let mut buf = sb.read_block(block)?;
+    {
+        let mut bytes = buf.lock();
+        inode_slot_mut(bytes.data_mut(), slot)
+            .ok_or_else(corrupt)?
+            .fill(0);
+        bytes.mark_dirty();
+    }
+    if sync {
+        buf.sync()?;
+    }
     Ok(())
 }
 

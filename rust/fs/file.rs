@@ -177,31 +177,74 @@ fn remove_blocks(inode: &DInode, first: u64, end: u64) -> Result {
 }
 
 /// Drops what `filter` selects of file blocks `[first, end)`.
+///
+/// Written blocks go back to free space only once the inode on disk no
+/// longer maps them: it is written synchronously first. delafs has no
+/// journal; were another file to get such a block and write its data there
+/// before this inode's new extent list reached the disk, an unclean shutdown
+/// would leave this file reading the other's data (XFS keeps freed extents
+/// busy until its log commits, for the same reason). Unwritten blocks are
+/// free at once: the disk maps them unwritten or not at all, so they read as
+/// zeros whatever they come to hold.
 fn remove_blocks_filtered(inode: &DInode, first: u64, end: u64, filter: Filter) -> Result {
     if first >= end {
         return Ok(());
     }
     let fs = inode.super_block().data();
-    let mut state = lock_state(inode);
-    let mut space = fs.space.lock();
     let mut result = Ok(());
     let mut removed = false;
-    state
-        .map
-        .remove(first, end.saturating_sub(first), filter, |_, n, s| {
-            removed = true;
-            match s {
-                State::Real { physical } | State::Unwritten { physical } => {
-                    if let Err(e) = space.free(physical, n) {
-                        result = Err(e);
+    let mut written = KVec::<(u64, u64)>::new();
+    {
+        let mut state = lock_state(inode);
+        let mut space = fs.space.lock();
+        state
+            .map
+            .remove(first, end.saturating_sub(first), filter, |_, n, s| {
+                removed = true;
+                let unwritten = match s {
+                    State::Real { physical } => {
+                        if written.push((physical, n), GFP_KERNEL).is_ok() {
+                            return;
+                        }
+                        // No memory to keep it busy: leak it rather than
+                        // hand it out early (fsck gives it back).
+                        fs_err!(
+                            "{}: inode {}: {n} freed blocks left allocated (no memory)\n",
+                            inode.super_block().id(),
+                            inode.ino()
+                        );
+                        return;
                     }
+                    State::Unwritten { physical } => physical,
+                    State::Delalloc => {
+                        space.unreserve(n);
+                        return;
+                    }
+                };
+                if let Err(e) = space.free(unwritten, n) {
+                    result = Err(e);
                 }
-                State::Delalloc => space.unreserve(n),
-            }
-        })
-        .map_err(map_errno)?;
+            })
+            .map_err(map_errno)?;
+    }
     if removed {
         inode.mark_dirty();
+    }
+    if !written.is_empty() {
+        if let Err(e) = super::inode::write(inode, true) {
+            fs_err!(
+                "{}: inode {}: not written, its freed blocks stay allocated until fsck\n",
+                inode.super_block().id(),
+                inode.ino()
+            );
+            return Err(e);
+        }
+        let mut space = fs.space.lock();
+        for &(physical, n) in written.iter() {
+            if let Err(e) = space.free(physical, n) {
+                result = Err(e);
+            }
+        }
     }
     result
 }

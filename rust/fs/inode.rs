@@ -225,13 +225,36 @@ pub(super) fn evict(inode: &DInode) {
     let mut state = lock_state(inode);
     // The root is never freed, whatever its (possibly corrupt) count says.
     let unlinked = inode.nlink() == 0 && state.on_disk && inode.ino() != disk::ROOT_INO;
+    // The slot is cleared on disk, and waited for, before the blocks are
+    // free: another file that gets them and writes its data there must not
+    // be readable through this inode after an unclean shutdown (see
+    // `remove_blocks_filtered` in file.rs).
+    let freed = unlinked
+        && match disk::clear_inode(sb, &fs.geo, inode.ino(), true) {
+            Ok(()) => true,
+            Err(e) => {
+                fs_err!(
+                    "{}: inode {}: cannot free ({e:?}); its blocks stay allocated until fsck\n",
+                    sb.id(),
+                    inode.ino()
+                );
+                false
+            }
+        };
+    let is_dir = inode.kind() == InodeKind::Directory;
     let mut space = fs.space.lock();
     let mut leaked = 0u64;
     let removed = state
         .map
         .remove(0, u64::MAX, Filter::All, |_lblk, len, s| match s {
             State::Real { physical } | State::Unwritten { physical } => {
-                if unlinked {
+                if freed {
+                    if is_dir {
+                        // Directory blocks go through the buffer cache.
+                        for block in physical..physical.saturating_add(len) {
+                            sb.forget_block(block);
+                        }
+                    }
                     let _ = space.free(physical, len);
                 }
             }
@@ -247,15 +270,13 @@ pub(super) fn evict(inode: &DInode) {
         // No dirty folio is left, so no reservation should be either.
         super::release::count_evict_leak(leaked);
     }
-    if unlinked {
+    if freed {
         for &block in state.chain.iter() {
+            sb.forget_block(block);
             let _ = space.free(block, 1);
         }
         state.chain = KVec::new();
         drop(space);
-        if let Err(e) = disk::clear_inode(sb, &fs.geo, inode.ino()) {
-            fs_err!("{}: inode {}: cannot free ({e:?})\n", sb.id(), inode.ino());
-        }
         fs.inodes.lock().release(inode.ino());
     }
 }

@@ -111,6 +111,25 @@ impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
         Ok(buf)
     }
 
+    /// Drops the cached buffer of block `block`, dirty or not, without
+    /// writing it (`bforget()`): the block held metadata (an extent chain
+    /// block, a directory block) and is being freed. Another file may get it
+    /// next and write its data there with a bio; a dirty buffer left behind
+    /// would later be written over that data.
+    pub(crate) fn forget_block(&self, block: u64) {
+        // SAFETY: `bdev()` is the superblock's open block device and the
+        // size is its block size; the call takes a reference to the buffer,
+        // if one is cached.
+        let bh = unsafe {
+            bindings::__find_get_block(self.bdev(), block, super::buffer::BLOCK_SIZE as u32)
+        };
+        if !bh.is_null() {
+            // SAFETY: `bh` is a buffer we hold a reference to (above), which
+            // `__bforget` drops after clearing its dirty state.
+            unsafe { bindings::__bforget(bh) };
+        }
+    }
+
     /// Writes every dirty metadata buffer and waits.
     pub(crate) fn sync_metadata(&self) -> Result {
         // SAFETY: `bdev()` is the superblock's open block device.
