@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Inode attributes: [`InodeOperations`] (`setattr`) and the
-//! `inode_operations` of regular files, [`InodeVTable`].
+//! `inode_operations` of regular files, [`InodeVTable`] and
+//! [`RegularInodeVTable`] (with `fiemap`).
 
 use core::ffi::c_int;
 use core::marker::PhantomData;
@@ -12,6 +13,7 @@ use kernel::prelude::*;
 
 use super::filesystem::FileSystem;
 use super::inode::Inode;
+use super::iomap::{IomapOperations, IomapVTable};
 
 /// A `setattr` request (chmod, chown, utimes, truncate).
 ///
@@ -103,5 +105,24 @@ impl<T: InodeOperations> InodeVTable<T> {
             T::setattr(&attr)?;
             Ok(0)
         })
+    }
+}
+
+/// The `inode_operations` of regular files of `T`: [`InodeVTable`]'s, and
+/// `fiemap` through iomap.
+pub(crate) struct RegularInodeVTable<T>(PhantomData<T>);
+
+impl<T: InodeOperations + IomapOperations> RegularInodeVTable<T> {
+    const TABLE: bindings::inode_operations = bindings::inode_operations {
+        setattr: Some(InodeVTable::<T>::setattr_callback),
+        fiemap: Some(IomapVTable::<T>::fiemap_callback),
+        // SAFETY: all-zeroes is a valid `inode_operations` (every other
+        // callback `None`).
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    /// The table, for `i_op`.
+    pub(crate) const fn build() -> &'static bindings::inode_operations {
+        &Self::TABLE
     }
 }

@@ -13,7 +13,7 @@ use kernel::prelude::*;
 use kernel::types::{ARef, Opaque};
 
 use super::aops::{AddressSpaceOperations, AopsVTable};
-use super::attr::InodeVTable;
+use super::attr::{InodeVTable, RegularInodeVTable};
 use super::buffer::BLOCK_SIZE;
 use super::dir::{DirOperations, DirVTable};
 use super::error::{enoparam, from_err_ptr};
@@ -342,7 +342,7 @@ impl<T: Ops> NewInode<T> {
                     (*raw).__bindgen_anon_3.i_fop = fops;
                 }
                 InodeKind::Regular => {
-                    (*raw).i_op = InodeVTable::<T>::build();
+                    (*raw).i_op = RegularInodeVTable::<T>::build();
                     (*raw).__bindgen_anon_3.i_fop = FileVTable::<T>::build();
                     (*(*raw).i_mapping).a_ops = AopsVTable::<T>::build();
                 }

@@ -235,6 +235,28 @@ impl<T: IomapOperations> IomapVTable<T> {
         }
     }
 
+    /// `inode_operations::fiemap` of regular files: the block map as
+    /// iomap reports it (`iomap_fiemap()`: delalloc, unwritten and written
+    /// extents), under the inode lock shared, as XFS takes it.
+    ///
+    /// # Safety
+    ///
+    /// Called by `ioctl_fiemap()` with a referenced inode of `T` and its
+    /// `fiemap_extent_info`, valid for the call.
+    pub(super) unsafe extern "C" fn fiemap_callback(
+        inode: *mut bindings::inode,
+        fieinfo: *mut bindings::fiemap_extent_info,
+        start: u64,
+        len: u64,
+    ) -> c_int {
+        // SAFETY: the VFS holds a reference to the inode for the call.
+        let inode = unsafe { Inode::<T>::from_raw(inode) };
+        let _lock = inode.lock_shared();
+        // SAFETY: live inode, locked shared; `fieinfo` valid for the call
+        // (function safety requirements); the ops table is static.
+        unsafe { bindings::iomap_fiemap(inode.as_raw(), fieinfo, start, len, &Self::READ) }
+    }
+
     /// `iomap_folio_ops::iomap_valid`.
     ///
     /// # Safety
