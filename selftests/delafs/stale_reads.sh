@@ -17,7 +17,9 @@
 #
 # One figure line a run ("STALE fs=... name=... reads=N bytes=N stale=N
 # wrong=N ...") goes to the log and to /tmp/results/stale-figures.txt; any
-# stale or wrong byte fails. At the end fsck.delafs / xfs_repair -n clean.
+# stale or wrong byte fails. A control run that writes the marker into a
+# block on purpose must be caught. At the end fsck.delafs / xfs_repair -n
+# clean.
 source "$(dirname "$0")"/lib.sh
 require_root_and_disk
 require_xfs_disk
@@ -43,8 +45,20 @@ stale() {
 	fi
 }
 
+# control FS: the checker itself, on a run that writes the marker into the
+# first block on purpose: it must fail and count that block in both final
+# passes (O_DIRECT and buffered), at least 2 x 4096 stale bytes.
+control() {
+	local out rc stale
+	out=$("$DIR/stale_reads" -f "$FS_MNT" -w control -s "$MIB_FILE" -m 0xab 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | tail -3
+	stale=$(sed -n 's/^STALE .*\<stale=\([0-9]*\).*/\1/p' <<<"$out")
+	[ "$rc" = 1 ] && [ "${stale:-0}" -ge $((2 * 4096)) ]
+}
+
 ktap_print_header
-ktap_set_plan 16
+ktap_set_plan 18
 mkdir -p /tmp/results
 for fs in xfs delafs; do
 	use_fs $fs
@@ -53,6 +67,7 @@ for fs in xfs delafs; do
 	for w in $WORKLOADS; do
 		stale $fs $w
 	done
+	check_log "$fs: control: a block of marker bytes written on purpose is caught" control
 	rm -f "$FS_MNT"/stale.*
 	check "$fs: umount, $([ $fs = xfs ] && echo xfs_repair -n || echo fsck.delafs) clean" fs_teardown
 done
