@@ -6,7 +6,8 @@
 #
 # - mode 0 and KEEP_SIZE preallocate: the return value, i_size (mode 0
 #   extends it, KEEP_SIZE does not), st_blocks covers the range, free space
-#   drops by it, SEEK_DATA/SEEK_HOLE see holes while nothing is cached,
+#   drops by it, SEEK_DATA/SEEK_HOLE see holes while nothing is cached and
+#   data where the page cache holds it (read, or written and not yet back),
 #   `xfs_io fiemap -v` marks the range unwritten (0x800), and the file reads
 #   zeros buffered, with O_DIRECT, after drop_caches and after umount+mount;
 #   an extending truncate over KEEP_SIZE blocks past EOF reads zeros;
@@ -184,7 +185,11 @@ prealloc_mode0() {
 }
 
 prealloc_mode0_reads() {
-	m_new $MIB && verify "$FS_MNT/alloc" none
+	local f=$FS_MNT/alloc
+	m_new $MIB && verify "$f" none || return 1
+	# read whole, every folio is cached and uptodate: data to SEEK_DATA
+	same_bytes "$f" buffered &&
+		want "SEEK_DATA/SEEK_HOLE with the whole file cached" "$("$OP" seek "$f")" "0-$MIB"
 }
 
 # fiemap: [0, 1 MiB) unwritten; after a synced 4 KiB write at 256 KiB, that
@@ -392,7 +397,7 @@ for fs in xfs delafs; do
 	fs_setup || ktap_exit_fail_msg "cannot mount a fresh $fs"
 	check "$fs: fallocate 0: returns 0, size 1 MiB, st_blocks and free space cover it, no SEEK_DATA" \
 		prealloc_mode0
-	check "$fs: fallocate 0: zeros buffered, O_DIRECT, after drop_caches, after mount; still holes" \
+	check "$fs: fallocate 0: zeros buffered, O_DIRECT, after drop_caches, after mount; holes, data once cached" \
 		prealloc_mode0_reads
 	check "$fs: fallocate 0: fiemap shows it unwritten, a written block not" prealloc_fiemap
 	check "$fs: KEEP_SIZE past EOF: size kept, st_blocks counts it, SEEK sees the data only" prealloc_keep
