@@ -22,25 +22,6 @@ MIB=1048576
 POISON='\253'	# 0xab
 DIO=$DIR/dio_write
 
-# fill_to_enospc FILE: 0xab written to FILE until the filesystem is full
-# (xfs_io writes 1 MiB a call from one pattern buffer: a head | tr pipe
-# took minutes a filesystem under TCG).
-fill_to_enospc() {
-	xfs_io -f -c "pwrite -q -b $MIB -S 0xab 0 $((1024 * MIB))" "$1" >/dev/null 2>&1
-	# The last 1 MiB call may fail whole: top up block by block.
-	sync -f "$(dirname "$1")"
-	xfs_io -c "pwrite -q -b 4096 -S 0xab $(stat -c %s "$1") $((64 * MIB))" "$1" >/dev/null 2>&1
-	return 0
-}
-
-# poison_free_space_full: every free block of the filesystem gets 0xab
-# (written to ENOSPC, synced, deleted).
-poison_free_space_full() {
-	fill_to_enospc "$FS_MNT/poison"
-	sync -f "$FS_MNT" && [ "$(stat -c %s "$FS_MNT/poison")" -gt $((200 * MIB)) ] &&
-		rm "$FS_MNT/poison" && sync -f "$FS_MNT"
-}
-
 # bytes_of FILE CHAR: how many bytes of FILE are CHAR (a tr octal escape).
 bytes_of() { tr -cd "$2" <"$1" | wc -c; }
 
@@ -76,21 +57,6 @@ remount_fsck() {
 	else
 		xfs_repair -n "$FS_DEV" >/dev/null 2>&1 || { echo "xfs_repair -n: problems"; mount "$FS_DEV" "$FS_MNT"; return 1; }
 		mount -t xfs "$FS_DEV" "$FS_MNT"
-	fi
-}
-
-# check_log DESCRIPTION COMMAND...: check, with the command's output in the
-# log either way (what each write returned).
-check_log() {
-	local what=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	[ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/# /'
-	if [ $rc = 0 ]; then
-		ktap_test_pass "$what"
-	else
-		ktap_test_fail "$what"
 	fi
 }
 

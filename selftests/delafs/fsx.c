@@ -2,19 +2,25 @@
 /*
  * A data-integrity exerciser in the spirit of fstests' fsx: random buffered
  * and direct writes and reads, mmap writes and reads, truncates, hole
- * punches, fsyncs, page cache drops and unmount/mount checkpoints on one
+ * punches, preallocations and zero-ranges (-A), fsyncs, page cache drops
+ * and unmount/mount checkpoints on one
  * file, checked against an in-memory copy after every read, and writes
  * from user buffers that fault part-way (short writes). Seeded, so a
  * failure reproduces with the same arguments.
  *
  *   fsx -d DEVICE -m MOUNTPOINT [-t FSTYPE] [-s SEED] [-n OPS] [-l MAXLEN]
- *       [-c CHECKPOINT_EVERY] [-D] [-F]   (-D: no O_DIRECT, -F: no faulting writes)
+ *       [-c CHECKPOINT_EVERY] [-D] [-F] [-A]
+ *
+ *   -D: no O_DIRECT, -F: no faulting writes, -A: fallocate operations too
+ *   (mode 0, KEEP_SIZE, ZERO_RANGE, ZERO_RANGE|KEEP_SIZE; off by default so
+ *   a seed without -A keeps its sequence of operations)
  *
  * O_DIRECT and faulting writes together trip "Direct I/O collision with
  * buffered writes" (and then EIO) on ext4 as on delafs; see docs/findings.md.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,7 +44,7 @@ static unsigned long long seed = 1;
 static long maxlen = 4 << 20;
 static unsigned char *model, *buf, *dbuf;
 static long size;
-static int fd = -1, use_direct = 1, use_fault = 1;
+static int fd = -1, use_direct = 1, use_fault = 1, use_falloc;
 static long op_no;
 
 /* The last operations, printed when something goes wrong. */
@@ -318,6 +324,39 @@ static void op_punch(void)
 	memset(model + off, 0, len);
 }
 
+/*
+ * fallocate: preallocation (mode 0 extends the size, KEEP_SIZE does not)
+ * leaves the bytes as they were, zeros past the old size; ZERO_RANGE zeroes
+ * the range, within the size with KEEP_SIZE.
+ */
+static void op_falloc(void)
+{
+	static const struct {
+		int mode;
+		const char *name;
+	} modes[] = {
+		{ 0, "falloc" },
+		{ FALLOC_FL_KEEP_SIZE, "falloc_keep" },
+		{ FALLOC_FL_ZERO_RANGE, "zero_range" },
+		{ FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, "zero_range_keep" },
+	};
+	int k = rnd_below(4), mode = modes[k].mode;
+	long off = rnd_below(maxlen), len = 1 + rnd_below(maxlen / 8), end;
+
+	if (off + len > maxlen)
+		len = maxlen - off;
+	end = off + len;
+	logop("%s %ld+%ld", modes[k].name, off, len);
+	if (fallocate(fd, mode, off, len))
+		die("%s %ld+%ld: %s", modes[k].name, off, len, strerror(errno));
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > size) {
+		memset(model + size, 0, end - size);
+		size = end;
+	}
+	if (mode & FALLOC_FL_ZERO_RANGE && off < size)
+		memset(model + off, 0, (end < size ? end : size) - off);
+}
+
 static void op_fsync(void)
 {
 	logop("fsync");
@@ -354,7 +393,7 @@ int main(int argc, char **argv)
 	double secs;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "d:m:t:s:n:l:c:DF")) != -1) {
+	while ((opt = getopt(argc, argv, "d:m:t:s:n:l:c:DFA")) != -1) {
 		switch (opt) {
 		case 'd': dev = optarg; break;
 		case 'm': mnt = optarg; break;
@@ -365,8 +404,9 @@ int main(int argc, char **argv)
 		case 'c': every = atol(optarg); break;
 		case 'D': use_direct = 0; break;
 		case 'F': use_fault = 0; break;
+		case 'A': use_falloc = 1; break;
 		default:
-			fprintf(stderr, "usage: fsx -d DEV -m MNT [-t FSTYPE] [-s SEED] [-n OPS] [-l MAXLEN] [-c EVERY] [-D] [-F]\n");
+			fprintf(stderr, "usage: fsx -d DEV -m MNT [-t FSTYPE] [-s SEED] [-n OPS] [-l MAXLEN] [-c EVERY] [-D] [-F] [-A]\n");
 			return KSFT_FAIL;
 		}
 	}
@@ -392,8 +432,16 @@ int main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < ops; i++) {
+		int nops = use_direct ? 13 : 11, r;
+
 		op_no = i;
-		switch (rnd_below(use_direct ? 13 : 11)) {
+		/* -A adds two slots after the others, so the rest keep their odds */
+		r = rnd_below(nops + (use_falloc ? 2 : 0));
+		if (r >= nops) {
+			op_falloc();
+			r = -1;
+		}
+		switch (r) {
 		case 0: case 1: op_write(); break;
 		case 2: case 3: op_read(); break;
 		case 4: op_truncate(); break;

@@ -121,6 +121,27 @@ dm_delay_teardown() { dmsetup --noudevsync remove "$DM_NAME" 2>/dev/null || true
 poison_free_space() {
 	head -c "$(($2 << 20))" /dev/zero | tr '\0' '\356' >"$1/poison" && sync -f "$1/poison" && rm "$1/poison" && sync -f "$1"
 }
+# fill_to_enospc FILE: 0xab written to FILE until the filesystem is full
+# (xfs_io writes 1 MiB a call from one pattern buffer: a head | tr pipe
+# took minutes a filesystem under TCG).
+fill_to_enospc() {
+	local MIB=1048576
+	xfs_io -f -c "pwrite -q -b $MIB -S 0xab 0 $((1024 * MIB))" "$1" >/dev/null 2>&1
+	# The last 1 MiB call may fail whole: top up block by block.
+	sync -f "$(dirname "$1")"
+	xfs_io -c "pwrite -q -b 4096 -S 0xab $(stat -c %s "$1") $((64 * MIB))" "$1" >/dev/null 2>&1
+	return 0
+}
+
+# poison_free_space_full: every free block of the use_fs filesystem gets
+# 0xab (written to ENOSPC, synced, deleted); dio_failure.sh, stale_reads.sh.
+poison_free_space_full() {
+	local MIB=1048576
+	fill_to_enospc "$FS_MNT/poison"
+	sync -f "$FS_MNT" && [ "$(stat -c %s "$FS_MNT/poison")" -gt $((200 * MIB)) ] &&
+		rm "$FS_MNT/poison" && sync -f "$FS_MNT"
+}
+
 # field SUMMARY NAME: one name=value of a race_repro SUMMARY line.
 field() { sed -n "s/.*\<$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 # The first WARN in the kernel log, cut here to end trace.
@@ -136,6 +157,21 @@ check() {
 		ktap_test_pass "$what"
 	else
 		[ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/# /'
+		ktap_test_fail "$what"
+	fi
+}
+
+# check_log DESCRIPTION COMMAND...: check, with the command's output in the
+# log either way (what each call returned).
+check_log() {
+	local what=$1 out rc
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	[ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/# /'
+	if [ $rc = 0 ]; then
+		ktap_test_pass "$what"
+	else
 		ktap_test_fail "$what"
 	fi
 }
