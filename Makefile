@@ -17,6 +17,9 @@
 #   make fuzz           a long image-fuzzing campaign (FUZZ_IMAGES, FUZZ_SEED),
 #                       resumed after each guest crash
 #   make bench          delafs vs XFS vs ext4 throughput, as a table
+#   make crash-test     unclean shutdowns: the guest killed mid-workload, then
+#                       fsck and every block verified (CRASH_ROUNDS, CRASH_SEED,
+#                       CRASH_FS=delafs|xfs)
 #   make shell          an interactive guest with delafs and XFS mounted;
 #                       CMD='...' runs one command there instead
 #   make rust-analyzer  rust-project.json for editors
@@ -38,7 +41,7 @@ else
 KDIR_CMD = $(KDIR)
 endif
 
-.PHONY: all modules setup kernel selftests shell rust-analyzer runner-bench check check-debug check-kasan demo bench hook-cost soak fuzz fmt fmtcheck clean
+.PHONY: all modules setup kernel selftests shell rust-analyzer runner-bench check check-debug check-kasan demo bench crash-test hook-cost soak fuzz fmt fmtcheck clean
 
 all: modules
 
@@ -75,6 +78,9 @@ demo:
 
 bench:
 	@$(CURDIR)/scripts/bench.sh
+
+crash-test:
+	@$(CURDIR)/scripts/crash-test.sh
 
 shell:
 	@$(CURDIR)/scripts/shell.sh

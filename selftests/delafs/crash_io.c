@@ -3,7 +3,9 @@
  * crash_io: the write workload and the verifier of scripts/crash-test.sh.
  *
  *   crash_io write DIR SEED     write until killed (prints a start marker)
- *   crash_io verify DIR         check every file, buffered and O_DIRECT
+ *   crash_io verify DIR         check every regular file under DIR, buffered
+ *                               and O_DIRECT (a file fsck relinked as #INO:
+ *                               its id from its blocks)
  *   crash_io corrupt FILE BLOCK flip one byte of a block (to show that the
  *                               verifier fails)
  *
@@ -23,6 +25,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -318,42 +321,76 @@ static long long check_fd(int fd, int f, int direct, off_t size)
 	return bad;
 }
 
+static long long bad_total, blocks_total;
+static int files_total, files_renamed;
+
+/*
+ * The file id of a file fsck relinked under another name (#INO): the id most
+ * of its valid blocks carry (-1 if none: then only zeros are right).
+ */
+static int infer_id(int fd, off_t size)
+{
+	long long votes[NFILES] = { 0 };
+	int best = -1, f;
+	uint64_t idx;
+
+	for (idx = 0; (off_t)(idx * BS) < size; idx++) {
+		const struct hdr *h = (const struct hdr *)iobuf;
+
+		if (pread(fd, iobuf, BS, (off_t)idx * BS) != BS)
+			continue;
+		if (h->magic == MAGIC && h->file < NFILES && block_sum(iobuf) == h->sum)
+			votes[h->file]++;
+	}
+	for (f = 0; f < NFILES; f++)
+		if (votes[f] && (best < 0 || votes[f] > votes[best]))
+			best = f;
+	return best;
+}
+
+static int verify_one(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+{
+	const char *base = p + ftw->base;
+	int fb, fdd, id;
+	off_t size;
+	struct stat st;
+
+	(void)sb;
+	if (type != FTW_F)
+		return 0;
+	fb = open(p, O_RDONLY);
+	fdd = open(p, O_RDONLY | O_DIRECT);
+	if (fb < 0 || fdd < 0 || fstat(fb, &st))
+		die(p);
+	size = st.st_size;
+	if (strlen(base) == 3 && base[0] == 'f' && base[1] >= '0' && base[1] <= '9' &&
+	    base[2] >= '0' && base[2] <= '9' && atoi(base + 1) < NFILES) {
+		id = atoi(base + 1);
+	} else {
+		id = infer_id(fb, size);
+		files_renamed++;
+		printf("crash_io: %s (not a name the workload gave): file id %d by its blocks\n", p,
+		       id);
+	}
+	files_total++;
+	if (size % BS) {
+		printf("%s: size %lld is not a multiple of %d\n", p, (long long)size, BS);
+		bad_total++;
+	}
+	blocks_total += size / BS;
+	/* buffered first (fills the page cache), then from disk */
+	bad_total += check_fd(fb, id, 0, size);
+	bad_total += check_fd(fdd, id, 1, size);
+	close(fb);
+	close(fdd);
+	return 0;
+}
+
+/* Every regular file under DIR: the workload's, and any fsck relinked. */
 static int do_verify(void)
 {
-	long long bad = 0, blocks = 0;
-	int f, files = 0;
-	char p[4096];
-
-	for (f = 0; f < NFILES; f++) {
-		int fb, fdd;
-		off_t size;
-		struct stat st;
-
-		path_of(p, sizeof(p), f);
-		fb = open(p, O_RDONLY);
-		if (fb < 0) {
-			if (errno == ENOENT)
-				continue; /* never created before the crash */
-			die(p);
-		}
-		fdd = open(p, O_RDONLY | O_DIRECT);
-		if (fdd < 0)
-			die(p);
-		if (fstat(fb, &st))
-			die("fstat");
-		size = st.st_size;
-		files++;
-		if (size % BS) {
-			printf("f%02d: size %lld is not a multiple of %d\n", f, (long long)size, BS);
-			bad++;
-		}
-		blocks += size / BS;
-		/* buffered first (fills the page cache), then from disk */
-		bad += check_fd(fb, f, 0, size);
-		bad += check_fd(fdd, f, 1, size);
-		close(fb);
-		close(fdd);
-	}
+	if (nftw(dir, verify_one, 16, FTW_PHYS))
+		die(dir);
 	for (int d = 0; d < 2; d++) {
 		printf("crash_io: verify %s:", d ? "O_DIRECT" : "buffered");
 		for (int k = 0; k < NKINDS; k++)
@@ -361,10 +398,10 @@ static int do_verify(void)
 		printf("\n");
 	}
 	/* blocks: each read twice (reads); data, zero: over all reads */
-	printf("VERIFY files=%d blocks=%lld reads=%lld data=%lld zero=%lld stale=%lld\n", files,
-	       blocks, 2 * blocks, counts[0][DATA] + counts[1][DATA],
-	       counts[0][ZERO] + counts[1][ZERO], bad);
-	return bad ? 1 : 0;
+	printf("VERIFY files=%d renamed=%d blocks=%lld reads=%lld data=%lld zero=%lld stale=%lld\n",
+	       files_total, files_renamed, blocks_total, 2 * blocks_total,
+	       counts[0][DATA] + counts[1][DATA], counts[0][ZERO] + counts[1][ZERO], bad_total);
+	return bad_total ? 1 : 0;
 }
 
 static int do_corrupt(const char *file, long long block)
