@@ -17,7 +17,10 @@
 # Both boots' kernel logs must have no kernel report (scripts/scan-kernel-log).
 # Prints TAP (4 tests a round) and a summary; exits 1 on any failure.
 # CRASH_FS=xfs runs the same on XFS (xfs_repair -n after log replay) as
-# ground truth. Results in build/results/crash-FS/.
+# ground truth. CRASH_INJECT=marker|flip (a check of the check) damages a
+# block of one file after the repair, before the verifier: the 0xa5 marker
+# over it, or one bit flipped; the verify test must then fail.
+# Results in build/results/crash-FS/.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +28,7 @@ cd "$top"
 rounds=${CRASH_ROUNDS:-4}
 seed=${CRASH_SEED:-$(date +%s)}
 fs=${CRASH_FS:-delafs}
+inject=${CRASH_INJECT:-}
 results=$top/build/results/crash-$fs
 case $fs in
 delafs) size=128M ;;
@@ -52,7 +56,7 @@ n=0 failed=0
 t_total=0 files_total=0 blocks_total=0 zero_total=0 data_total=0 stale_total=0
 declare -A level_count=() kind_total=()
 echo "TAP version 13"
-echo "# crash-test: $fs, $rounds rounds, CRASH_SEED=$seed, image $size"
+echo "# crash-test: $fs, $rounds rounds, CRASH_SEED=$seed, image $size${inject:+, CRASH_INJECT=$inject}"
 tap() { # tap OK DESCRIPTION
 	n=$((n + 1))
 	if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
@@ -110,10 +114,10 @@ for ((r = 1; r <= rounds; r++)); do
 
 	# Boot 2: fsck, repair, verify.
 	qemu-image/run-guest --kernel "$kernel" --out "$out/boot2" --timeout 900 --disk "$img" \
-		-- "$top/scripts/guest-crash.sh" check "$bin" "$fs" >"$out/boot2.out" 2>&1
+		-- "$top/scripts/guest-crash.sh" check "$bin" "$fs" "$inject" >"$out/boot2.out" 2>&1
 	rc=$?
 	o=$(grep -a '^@@ ' "$out/boot2.out" | tr -d '\r')
-	grep -a '^@@ \(fsck\|kind\|xfs_repair\)' <<<"$o" | sed 's/^@@ /# /'
+	grep -a '^@@ \(fsck\|kind\|xfs_repair\|inject\)' <<<"$o" | sed 's/^@@ /# /'
 	level=$(sed -n 's/^@@ repair //p' <<<"$o")
 	after=$(sed -n 's/^@@ after-repair rc=//p' <<<"$o")
 	level_count[${level:-?}]=$((${level_count[${level:-?}]:-0} + 1))

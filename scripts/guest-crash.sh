@@ -3,7 +3,7 @@
 # persistent disk /dev/vda:
 #
 #   guest-crash.sh workload BIN FS SEED FIRST   (FIRST=1: poison free space first)
-#   guest-crash.sh check BIN FS
+#   guest-crash.sh check BIN FS [INJECT]
 #
 # workload: mount, on the first round fill every free block with 0xa5 (a
 # marker file written to ENOSPC, synced, deleted, synced), then start
@@ -11,7 +11,9 @@
 # check: the filesystem as the crash left it. delafs: fsck.delafs -n, then
 # -p, then -y if -p left problems, then -n must be clean; XFS: xfs_repair -n
 # (a dirty log is expected), mount (log replay), umount, xfs_repair -n must be
-# clean. Then mount, crash_io verify, umount, and the check again.
+# clean. Then mount, crash_io verify, umount, and the check again. INJECT
+# (marker or flip) damages block 0 of the largest file before the verifier,
+# to show that it fails.
 # Lines the host parses start with "@@ ". Full fsck output in /tmp/results.
 set -u
 phase=$1 bin=$2 fs=$3
@@ -91,6 +93,11 @@ workload)
 	;;
 check)
 	check_$fs || exit 1
+	victim=$(find "$mnt" -type f -size +0 -printf '%s %p\n' | sort -rn | head -1 | cut -d' ' -f2-)
+	case ${4:-} in
+	marker) xfs_io -c "pwrite -q -S 0xa5 0 4096" -c fsync "$victim" && echo "@@ inject 0xa5 over block 0 of $victim" ;;
+	flip) "$bin/crash_io" corrupt "$victim" 0 && echo "@@ inject a flipped bit in block 0 of $victim" ;;
+	esac
 	echo 3 >/proc/sys/vm/drop_caches
 	"$bin/crash_io" verify "$mnt" | sed 's/^VERIFY/@@ VERIFY/'
 	vrc=${PIPESTATUS[0]}
