@@ -133,9 +133,9 @@ fn dio_unwritten(inode: &DInode, pos: i64, written: i64, end: i64, mapping: &Map
 /// to grow over bytes it was never given. The rest of the EOF block may hold
 /// bytes an mmap write left past EOF: they must read as zeros (as
 /// xfs_file_write_zero_eof() does). Blocks past the EOF block may be left
-/// by a direct write that failed (unwritten), or, written, on an image an
-/// older delafs left: they go before the file grows over them, but for
-/// preallocation (see [`trim_eof`]).
+/// by a direct write that failed (unwritten: they stay, see [`trim_eof`]),
+/// or, written, on an image an older delafs left: those go before the file
+/// grows over them.
 fn prepare_write(inode: &DInode, pos: i64, end: i64) -> Result {
     let size = inode.size();
     if end <= size {
@@ -150,18 +150,16 @@ fn prepare_write(inode: &DInode, pos: i64, end: i64) -> Result {
     trim_eof(inode)
 }
 
-/// Drops every block and reservation past the block that holds EOF, but
-/// for unwritten blocks of a file fallocate preallocated (they read as
-/// zeros, and preallocation past EOF is what `FALLOC_FL_KEEP_SIZE` asks
-/// for). The inode lock is held and no direct I/O is in flight.
+/// Drops every written block and reservation past the block that holds
+/// EOF. Unwritten blocks stay: they read as zeros, and preallocation past
+/// EOF is what `FALLOC_FL_KEEP_SIZE` asks for (XFS remembers that with
+/// `XFS_DIFLAG_PREALLOC`; delafs has no such flag yet, so it never trims
+/// them, and a failed direct write's unwritten blocks past EOF stay
+/// allocated until a truncate or unlink). The inode lock is held and no
+/// direct I/O is in flight.
 fn trim_eof(inode: &DInode) -> Result {
     let first = blocks_to(inode.size())?;
-    let filter = if lock_state(inode).preallocated {
-        Filter::KeepUnwritten
-    } else {
-        Filter::All
-    };
-    remove_blocks_filtered(inode, first, MAX_FILE_BLOCKS, filter)
+    remove_blocks_filtered(inode, first, MAX_FILE_BLOCKS, Filter::KeepUnwritten)
 }
 
 /// A direct write meant to grow the file did not: whatever it left written
@@ -381,7 +379,6 @@ fn preallocate(inode: &DInode, first: u64, end: u64) -> Result {
     if holes == 0 {
         return Ok(());
     }
-    state.preallocated = true;
     {
         let mut space = fs.space.lock();
         let got = space.reserve_up_to(holes)?;

@@ -36,12 +36,6 @@ pub(crate) struct InodeState {
     /// Set once the inode is backed by an inode table slot, so eviction of
     /// an unlinked inode knows there is something to free.
     pub(crate) on_disk: bool,
-    /// fallocate preallocated blocks for this inode since it was loaded:
-    /// unwritten blocks past EOF are then the user's (`KEEP_SIZE`) and
-    /// trimming past EOF leaves them (XFS keeps `XFS_DIFLAG_PREALLOC` on
-    /// disk for this; delafs forgets it with the inode, and then trims
-    /// them at the next close, as a failed direct write's).
-    pub(crate) preallocated: bool,
 }
 
 impl InodeInfo {
@@ -52,7 +46,6 @@ impl InodeInfo {
                 chain: KVec::new(),
                 parent: 0,
                 on_disk: false,
-                preallocated: false,
             }),
         }? Error)
     }
