@@ -29,7 +29,7 @@
 use kernel::prelude::*;
 
 use super::release::{self, release_delalloc};
-use super::{lock_state, map_errno, DInode, Delafs};
+use super::{lock_state, map_errno, DInode, Delafs, StateGuard};
 use crate::shared::extent_map::{Filter, Lookup, State};
 use crate::shared::format::{BLOCK_SIZE, MAX_FILE_BLOCKS};
 use crate::vfs::error::{eopnotsupp, is_eiocbqueued};
@@ -99,6 +99,29 @@ fn mapping(lblk: u64, len: u64, kind: MappingKind, new: bool) -> Result<Mapping>
         new,
         cookie: 0,
     })
+}
+
+/// Allocates up to `n` reserved delalloc blocks from file block `lblk`, near
+/// disk block `goal`, as unwritten blocks; returns the first disk block and
+/// how many. The caller holds the inode's state (`state`).
+fn allocate_delalloc(
+    inode: &DInode,
+    state: &mut StateGuard<'_>,
+    lblk: u64,
+    n: u64,
+    goal: u64,
+) -> Result<(u64, u64)> {
+    let fs = inode.super_block().data();
+    let (block, got) = fs.space.lock().alloc_reserved(n, goal)?;
+    if let Err(e) = state.map.convert_delalloc(lblk, got, block, true) {
+        let mut space = fs.space.lock();
+        let _ = space.free(block, got);
+        // Keep the reservation the delalloc extent still holds.
+        let _ = space.reserve_up_to(got);
+        return Err(map_errno(e));
+    }
+    inode.mark_dirty();
+    Ok((block, got))
 }
 
 /// How iomap sees an allocated extent state.
@@ -480,16 +503,8 @@ impl IomapOperations for Delafs {
                 None if kind == IoKind::Direct && writing => {
                     // A direct write over reserved space: allocate it now,
                     // unwritten until the write completes.
-                    let n = n.min(want);
-                    let (block, got) = fs.space.lock().alloc_reserved(n, fs.geo.data_start)?;
-                    if let Err(e) = state.map.convert_delalloc(lblk, got, block, true) {
-                        let mut space = fs.space.lock();
-                        let _ = space.free(block, got);
-                        // Keep the reservation the delalloc extent still holds.
-                        let _ = space.reserve_up_to(got);
-                        return Err(map_errno(e));
-                    }
-                    inode.mark_dirty();
+                    let (block, got) =
+                        allocate_delalloc(inode, &mut state, lblk, n.min(want), fs.geo.data_start)?;
                     mapping(lblk, got, MappingKind::Unwritten { block }, true)?
                 }
                 None => mapping(lblk, n, MappingKind::Delalloc, false)?,
@@ -648,15 +663,7 @@ impl AddressSpaceOperations for Delafs {
             Lookup::Mapped { len, state: s } => match allocated(s) {
                 Some(kind) => mapping(lblk, len, kind, false),
                 None => {
-                    let (block, got) = fs.space.lock().alloc_reserved(len, goal)?;
-                    if let Err(e) = state.map.convert_delalloc(lblk, got, block, true) {
-                        let mut space = fs.space.lock();
-                        let _ = space.free(block, got);
-                        // Keep the reservation the delalloc extent still holds.
-                        let _ = space.reserve_up_to(got);
-                        return Err(map_errno(e));
-                    }
-                    inode.mark_dirty();
+                    let (block, got) = allocate_delalloc(inode, &mut state, lblk, len, goal)?;
                     mapping(lblk, got, MappingKind::Unwritten { block }, false)
                 }
             },
