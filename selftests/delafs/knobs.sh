@@ -34,11 +34,11 @@ refused() {
 export -f value write_ok refused
 long=$(printf '1%.0s' $(seq 70))
 
-counters="calls delays races legacy_warnings other_warnings punches punched_bytes"
+counters="calls delays races legacy_warnings other_warnings punches punched_bytes stale_mappings"
 for KNOBS in "$DELAFS_KNOBS" "$IOMAP_KNOBS"; do
 	export KNOBS
 	name=${KNOBS##*/}
-	[ "$name" = delafs ] && export COUNTERS="$counters evict_leaked_blocks dio_completions_in_delay stale_mappings unwritten_converted_blocks" || export COUNTERS=$counters
+	[ "$name" = delafs ] && export COUNTERS="$counters evict_leaked_blocks dio_completions_in_delay unwritten_converted_blocks" || export COUNTERS=$counters
 	check "$name: defaults: fixed, no delay, every inode" \
 		bash -c '[ "$(value release_mode)" = fixed ] && [ "$(value seek_delay_us)" = 0 ] && [ "$(value delay_ino)" = 0 ]'
 	check "$name: release_mode takes legacy and fixed" bash -c 'write_ok release_mode legacy && write_ok release_mode fixed'
