@@ -63,8 +63,10 @@
 //! --upgrade`) checks it as it is (repairing it first with `-p` / `-y`),
 //! and if it is clean and no extent has bit 31 of its length set (an old
 //! image could only mean a length of 2^31 blocks or more, which the new
-//! format cannot say), sets [`INCOMPAT_UNWRITTEN`] in the superblock and
-//! checks it again as a current image.
+//! format cannot say), sets [`INCOMPAT_UNWRITTEN`] and [`INCOMPAT_DIR_INDEX`]
+//! in the superblock and checks it again as a current image. A clean image
+//! with feature bits but without [`INCOMPAT_DIR_INDEX`] gets that bit (its
+//! directories are indexed by the kernel when they next grow by a block).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -76,9 +78,9 @@ use delafs::shared::format::{
     bitmap_set, bitmap_test, check_dir_block_tail, decode_dirent, dirent_is_free, encode_dirent,
     inode_slot, inode_slot_mut, ChainError, ChainLayout, ChainPlan, ChainWalk, DirEntry, Extent,
     ExtentChecker, FormatError, Geometry, Inode, RecordError, Superblock, BITS_PER_BITMAP_BLOCK,
-    BLOCK_SIZE, DIRENTS_PER_BLOCK, DIR_BLOCK_USED, DT_DIR, DT_REG, INCOMPAT_UNWRITTEN,
-    INODES_PER_BLOCK, INODE_CSUM_OFFSET, INODE_SIZE, MAX_FILE_SIZE, ROOT_INO, S_IFDIR, S_IFLNK,
-    S_IFMT, S_IFREG,
+    BLOCK_SIZE, DIRENTS_PER_BLOCK, DIR_BLOCK_USED, DT_DIR, DT_REG, INCOMPAT_DIR_INDEX,
+    INCOMPAT_UNWRITTEN, INODES_PER_BLOCK, INODE_CSUM_OFFSET, INODE_SIZE, MAX_FILE_SIZE, ROOT_INO,
+    S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
 
 use super::disk::{zeroed_block, Disk};
@@ -523,12 +525,28 @@ pub fn upgrade(disk: &mut dyn Disk, how: Option<Repair>) -> io::Result<Upgrade> 
         }
     };
     if !needs {
-        let outcome = checked(disk, false)?;
-        let state = if outcome.after.geometry.is_some() {
+        let mut outcome = checked(disk, false)?;
+        let mut state = if outcome.after.geometry.is_some() {
             UpgradeState::Current
         } else {
             UpgradeState::NotUpgraded
         };
+        // Feature bits but no directory index: a clean image gets
+        // INCOMPAT_DIR_INDEX (its directories stay linear until they next
+        // grow by a block, when the kernel indexes them).
+        if state == UpgradeState::Current && outcome.after.is_clean() {
+            disk.read_block(0, &mut block)?;
+            if let Ok(mut sb) = Superblock::decode(&block, disk.blocks()) {
+                if !sb.features.dir_index() {
+                    sb.features.incompat |= INCOMPAT_DIR_INDEX;
+                    sb.encode(&mut block);
+                    disk.write_block(0, &block)?;
+                    disk.flush()?;
+                    outcome.after = check(disk)?;
+                    state = UpgradeState::Upgraded;
+                }
+            }
+        }
         return Ok(Upgrade { outcome, state });
     }
     let mut outcome = checked(disk, true)?;
@@ -543,7 +561,7 @@ pub fn upgrade(disk: &mut dyn Disk, how: Option<Repair>) -> io::Result<Upgrade> 
     disk.read_block(0, &mut block)?;
     let mut sb = Superblock::decode_for_upgrade(&block, disk.blocks())
         .map_err(|e| io::Error::other(format!("superblock changed under the upgrade: {e}")))?;
-    sb.features.incompat |= INCOMPAT_UNWRITTEN;
+    sb.features.incompat |= INCOMPAT_UNWRITTEN | INCOMPAT_DIR_INDEX;
     sb.encode(&mut block);
     disk.write_block(0, &block)?;
     disk.flush()?;
