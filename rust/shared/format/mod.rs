@@ -77,8 +77,9 @@ pub mod superblock;
 
 pub use bitmap::{bitmap_set, bitmap_test, BITS_PER_BITMAP_BLOCK};
 pub use chain::{
-    chain_blocks_needed, chain_chunks, encode_chain_block, walk_extents, ChainBlock, ChainError,
-    ChainLayout, ChainPiece, ChainPlan, ChainWalk, Visit, WalkError, CHAIN_EXTENTS, CHAIN_MAGIC,
+    chain_blocks_needed, chain_chunks, encode_chain_block, walk_extents, walk_extents_of,
+    ChainBlock, ChainError, ChainLayout, ChainPiece, ChainPlan, ChainWalk, Visit, WalkError,
+    CHAIN_EXTENTS, CHAIN_MAGIC,
 };
 pub use dir::{
     check_dir_block_tail, decode_dirent, dirent_is_free, encode_dirent, valid_file_type,
