@@ -346,10 +346,7 @@ fn full_hash_collision() {
         .map(|i| format!("{i:x}").into_bytes())
         .find_map(|n| {
             let h = name_hash(seed, &n);
-            match seen.insert(h, n.clone()) {
-                Some(old) => Some((old, n)),
-                None => None,
-            }
+            seen.insert(h, n.clone()).map(|old| (old, n))
         })
         .unwrap();
     assert_eq!(name_hash(seed, &a), name_hash(seed, &b));
