@@ -562,7 +562,7 @@ impl DirOperations for Delafs {
     fn readdir(dir: &DInode, pos: &mut i64, emit: DirEmit<'_>) -> Result {
         let first = (*pos - 2).max(0) as u64;
         let _ = for_each_entry(dir, first, |slot, entry| {
-            if !emit(entry.name, u64::from(entry.ino), entry.file_type) {
+            if !emit(*pos, entry.name, u64::from(entry.ino), entry.file_type) {
                 return Ok(ControlFlow::Break(()));
             }
             *pos = slot as i64 + 3;
