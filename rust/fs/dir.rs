@@ -9,6 +9,7 @@ use core::ops::ControlFlow;
 use kernel::prelude::*;
 use kernel::types::ARef;
 
+use super::dir_index::{self, DirIndex, IxError, Store, MAX_ENTRY_BLOCKS};
 use super::disk::{self, DirEntry};
 use super::inode::{self, iget};
 use super::{lock_state, DInode, Delafs};
@@ -132,8 +133,44 @@ fn for_each_entry(
     Ok(ControlFlow::Continue(()))
 }
 
-/// The slot, inode number and entry type of `name`.
+/// The inode number and entry type in `slot`, if it holds `name`.
+fn entry_named(dir: &DInode, slot: u64, name: &[u8]) -> Result<Option<(u64, u8)>> {
+    let per_block = disk::DIRENTS_PER_BLOCK as u64;
+    let buf = dir_block(dir, slot / per_block)?;
+    let bytes = buf.lock();
+    match disk::dirent_get(bytes.data(), (slot % per_block) as usize) {
+        Ok(Some(e)) if e.name == name => Ok(Some((u64::from(e.ino), e.file_type))),
+        Ok(_) => Ok(None),
+        Err(why) => {
+            fs_err!(
+                "{}: directory {}: entry {slot}: {why}\n",
+                dir.super_block().id(),
+                dir.ino()
+            );
+            Err(euclean())
+        }
+    }
+}
+
+/// The slot, inode number and entry type of `name`: through the index if
+/// the directory has one, else by a scan.
 fn find_typed(dir: &DInode, name: &[u8]) -> Result<Option<(u64, u64, u8)>> {
+    if dir_index::has_index(dir) {
+        let mut found = None;
+        let mut store = Store { dir };
+        let r = (|| -> Result<Option<u32>, IxError> {
+            let mut ix = DirIndex::open(&mut store, dir_blocks(dir))?;
+            ix.lookup(name, |slot| {
+                found = entry_named(dir, u64::from(slot), name)?;
+                Ok(found.is_some())
+            })
+        })();
+        return match r {
+            Ok(Some(slot)) => Ok(found.map(|(ino, t)| (u64::from(slot), ino, t))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(dir_index::errno(dir, e)),
+        };
+    }
     let mut found = None;
     let _ = for_each_entry(dir, 0, |slot, entry| {
         if entry.name == name {
@@ -162,8 +199,125 @@ fn find(dir: &DInode, name: &[u8]) -> Result<Option<(u64, u64)>> {
 }
 
 /// Writes an entry into a free slot, growing the directory by one block if
-/// it is full.
+/// it is full. A directory of a filesystem with the index feature gets its
+/// index when it grows past its first block (or, made without the feature,
+/// when it next grows), and then finds its free slot through it.
 fn add_entry(dir: &DInode, name: &[u8], ino: u64, dtype: u8) -> Result {
+    if dir_index::has_index(dir) {
+        return add_indexed(dir, name, ino, dtype).map_err(|e| dir_index::errno(dir, e));
+    }
+    if add_linear(dir, name, ino, dtype, false)? {
+        return Ok(());
+    }
+    if dir.super_block().data().features.dir_index()
+        && dir_blocks(dir) < u64::from(MAX_ENTRY_BLOCKS)
+    {
+        build_index(dir)?;
+        return add_indexed(dir, name, ino, dtype).map_err(|e| dir_index::errno(dir, e));
+    }
+    add_linear(dir, name, ino, dtype, true).map(|_| ())
+}
+
+/// Builds the index of a linear directory whose blocks are all full
+/// (`add_linear` just found no free slot): every entry, no block free.
+/// O(entries), once.
+fn build_index(dir: &DInode) -> Result {
+    let blocks = dir_blocks(dir) as u32;
+    let mut store = Store { dir };
+    let r = (|| -> Result<(), IxError> {
+        let mut ix = DirIndex::create(&mut store, dir_index::new_seed(dir), blocks)?;
+        let mut failed = None;
+        let walked = for_each_entry(dir, 0, |slot, entry| {
+            if let Err(e) = ix.insert(entry.name, slot as u32) {
+                failed = Some(e);
+                return Ok(ControlFlow::Break(()));
+            }
+            Ok(ControlFlow::Continue(()))
+        });
+        let finished = ix.finish();
+        let _ = walked?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        finished
+    })();
+    if let Err(e) = r {
+        let _ = dir_index::drop_index(dir);
+        return Err(dir_index::errno(dir, e));
+    }
+    Ok(())
+}
+
+/// [`add_entry`] in an indexed directory: the first block the free-slot
+/// bitmap names (a stale bit is cleared and the next one tried), or a new
+/// block; then the record, then the entry.
+fn add_indexed(dir: &DInode, name: &[u8], ino: u64, dtype: u8) -> Result<(), IxError> {
+    let per_block = disk::DIRENTS_PER_BLOCK as u64;
+    let mut store = Store { dir };
+    let mut ix = DirIndex::open(&mut store, dir_blocks(dir))?;
+    let r = (|| -> Result<(), IxError> {
+        let slot = loop {
+            match ix.first_free_block()? {
+                Some(k) => {
+                    let buf = dir_block(dir, u64::from(k))?;
+                    let bytes = buf.lock();
+                    let free = (0..disk::DIRENTS_PER_BLOCK)
+                        .find(|&i| disk::dirent_is_free(bytes.data(), i));
+                    drop(bytes);
+                    match free {
+                        Some(i) => break u64::from(k) * per_block + i as u64,
+                        None => ix.set_block_free(k, false)?,
+                    }
+                }
+                None => {
+                    if ix.header().entry_blocks >= MAX_ENTRY_BLOCKS {
+                        return Err(crate::shared::format::IndexError::DirectoryFull.into());
+                    }
+                    let index = dir_blocks(dir);
+                    grow_dir(dir, index)?;
+                    let k = ix.add_entry_block()?;
+                    break u64::from(k) * per_block;
+                }
+            }
+        };
+        ix.insert(name, slot as u32)?;
+        set_slot(dir, slot, Some((name, ino, dtype)))?;
+        let k = slot / per_block;
+        let buf = dir_block(dir, k)?;
+        let bytes = buf.lock();
+        let full = !(0..disk::DIRENTS_PER_BLOCK).any(|i| disk::dirent_is_free(bytes.data(), i));
+        drop(bytes);
+        if full {
+            ix.set_block_free(k as u32, false)?;
+        }
+        Ok(())
+    })();
+    let finished = ix.finish();
+    r?;
+    finished
+}
+
+/// Maps a new, empty entry block at `index` and grows the size over it.
+fn grow_dir(dir: &DInode, index: u64) -> Result {
+    let sb = dir.super_block();
+    let mut state = lock_state(dir);
+    let goal = sb.data().geo.data_start;
+    let (block, _) = sb.data().space.lock().alloc(1, goal)?;
+    if let Err(e) = state.map.insert(index, 1, State::Real { physical: block }) {
+        let _ = sb.data().space.lock().free(block, 1);
+        return Err(super::map_errno(e));
+    }
+    drop(state);
+    let buf = sb.zeroed_block(block)?;
+    buf.lock().mark_dirty();
+    dir.set_size(((index + 1) * disk::BLOCK_SIZE as u64) as i64);
+    dir.mark_dirty();
+    Ok(())
+}
+
+/// [`add_entry`] by a scan: `Ok(false)` if every slot is taken and `grow`
+/// is not set.
+fn add_linear(dir: &DInode, name: &[u8], ino: u64, dtype: u8, grow: bool) -> Result<bool> {
     let per_block = disk::DIRENTS_PER_BLOCK as u64;
     for index in 0..dir_blocks(dir) {
         let buf = dir_block(dir, index)?;
@@ -172,9 +326,12 @@ fn add_entry(dir: &DInode, name: &[u8], ino: u64, dtype: u8) -> Result {
             if disk::dirent_is_free(bytes.data(), slot) {
                 disk::dirent_set(bytes.data_mut(), slot, ino as u32, dtype, name)?;
                 bytes.mark_dirty();
-                return Ok(());
+                return Ok(true);
             }
         }
+    }
+    if !grow {
+        return Ok(false);
     }
     // Full: one more block.
     let sb = dir.super_block();
@@ -194,7 +351,7 @@ fn add_entry(dir: &DInode, name: &[u8], ino: u64, dtype: u8) -> Result {
     drop(bytes);
     dir.set_size(((index + 1) * disk::BLOCK_SIZE as u64) as i64);
     dir.mark_dirty();
-    Ok(())
+    Ok(true)
 }
 
 /// Rewrites the entry in `slot` to point at `ino`, or clears it.
@@ -217,6 +374,21 @@ fn is_empty(dir: &DInode) -> Result<bool> {
 
 fn remove_entry(dir: &DInode, name: &[u8]) -> Result {
     let (slot, _) = find(dir, name)?.ok_or(ENOENT)?;
+    if dir_index::has_index(dir) {
+        let per_block = disk::DIRENTS_PER_BLOCK as u64;
+        let mut store = Store { dir };
+        let r = (|| -> Result<(), IxError> {
+            let mut ix = DirIndex::open(&mut store, dir_blocks(dir))?;
+            let r = ix
+                .set_block_free((slot / per_block) as u32, true)
+                .and_then(|()| ix.remove(name, slot as u32));
+            let finished = ix.finish();
+            // `find` found it through the index: it is there.
+            r?;
+            finished
+        })();
+        r.map_err(|e| dir_index::errno(dir, e))?;
+    }
     set_slot(dir, slot, None)?;
     dir.touch_mtime_ctime();
     dir.mark_dirty();
@@ -249,7 +421,14 @@ impl DirOperations for Delafs {
             Some("entry type does not match the inode")
         } else if inode.kind() == InodeKind::Directory && lock_state(&inode).parent != dir.ino() {
             Some("directory named outside its parent")
-        } else if inode.kind() == InodeKind::Directory && named_twice(dir, slot, ino)? {
+        } else if inode.kind() == InodeKind::Directory
+            // O(entries): only linear directories are scanned on each lookup.
+            // In an indexed one a second name of a subdirectory is left to
+            // its `parent` field (checked above: a name outside its parent
+            // is refused) and to fsck, which counts every name.
+            && !dir_index::has_index(dir)
+            && named_twice(dir, slot, ino)?
+        {
             Some("directory named twice")
         } else {
             None
@@ -383,7 +562,7 @@ impl DirOperations for Delafs {
     fn readdir(dir: &DInode, pos: &mut i64, emit: DirEmit<'_>) -> Result {
         let first = (*pos - 2).max(0) as u64;
         let _ = for_each_entry(dir, first, |slot, entry| {
-            if !emit(entry.name, u64::from(entry.ino), entry.file_type) {
+            if !emit(*pos, entry.name, u64::from(entry.ino), entry.file_type) {
                 return Ok(ControlFlow::Break(()));
             }
             *pos = slot as i64 + 3;

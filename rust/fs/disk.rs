@@ -11,7 +11,7 @@ use super::alloc::Space;
 use super::DSuperBlock;
 use crate::shared::claim::{ClaimError, ClaimMap};
 use crate::shared::format::{
-    self, bitmap_test, decode_dirent, encode_dirent, inode_slot, inode_slot_mut, walk_extents,
+    self, bitmap_test, decode_dirent, encode_dirent, inode_slot, inode_slot_mut, walk_extents_of,
     Block, ChainLayout, ChainPlan, ExtentChecker, FormatError, Inode, Timestamp, Visit, WalkError,
     INODE_SIZE,
 };
@@ -128,6 +128,7 @@ const _: () = assert!(crate::vfs::buffer::BLOCK_SIZE == BLOCK_SIZE);
 fn walk_inode_extents<S: SbState>(
     sb: &DSuperBlock<S>,
     geo: &Geometry,
+    dir_index: bool,
     inode: &Inode,
     visit: impl FnMut(Visit<'_>) -> Result,
 ) -> Result<(), WalkError<Error>> {
@@ -135,7 +136,7 @@ fn walk_inode_extents<S: SbState>(
         f(sb.read_block(block)?.lock().data());
         Ok(())
     };
-    walk_extents(geo, inode, read, visit)
+    walk_extents_of(geo, inode, dir_index, read, visit)
 }
 
 /// Mount-time check of inode slot `slot` of an inode table block: `Ok(true)`
@@ -146,6 +147,7 @@ fn walk_inode_extents<S: SbState>(
 pub(crate) fn check_inode(
     sb: &DSuperBlock<New>,
     geo: &Geometry,
+    features: &Features,
     bitmap: &[Buffer],
     claimed: &mut ClaimMap<'_>,
     block: &[u8; BLOCK_SIZE],
@@ -158,7 +160,7 @@ pub(crate) fn check_inode(
         Err(e) => return Err(Problem::Record(e.describe())),
     };
     let mut problem = None;
-    let walked = walk_inode_extents(sb, geo, &inode, |visit| {
+    let walked = walk_inode_extents(sb, geo, features.dir_index(), &inode, |visit| {
         if problem.is_some() {
             return Ok(());
         }
@@ -238,7 +240,8 @@ pub(crate) fn read_inode(
     };
     drop(buf);
     let mut blocks = 0u64;
-    let walked = walk_inode_extents(sb, geo, &inode, |visit| match visit {
+    let dir_index = sb.data().features.dir_index();
+    let walked = walk_inode_extents(sb, geo, dir_index, &inode, |visit| match visit {
         Visit::Chain(block) => chain.push(block, GFP_KERNEL).map_err(|_| ENOMEM),
         Visit::Extent(e) => {
             blocks += u64::from(e.len);
@@ -300,7 +303,8 @@ pub(crate) fn write_inode(
     // do: a bug that built a bad inode must not make the image unmountable.
     let mut parsed = Inode::new(d.mode);
     parsed.size = d.size;
-    let mut checker = ExtentChecker::for_inode(geo, &parsed);
+    let mut checker =
+        ExtentChecker::for_inode(geo, &parsed).with_dir_index(sb.data().features.dir_index());
     for e in &stored {
         if let Err(e) = checker.check(e) {
             fs_err!("{}: inode {ino}: not written: {}\n", sb.id(), e.describe());

@@ -37,6 +37,7 @@ macro_rules! fs_err {
 
 mod alloc;
 mod dir;
+mod dir_index;
 mod disk;
 mod file;
 mod inode;

@@ -176,7 +176,15 @@ fn fill_super(sb: &DSuperBlock<New>, opts: &Options) -> Result<Pin<KBox<Fs>>> {
             if ino == 0 {
                 continue;
             }
-            match disk::check_inode(sb, &geo, &bitmap, &mut claimed, buf.data(), slot as usize) {
+            match disk::check_inode(
+                sb,
+                &geo,
+                &features,
+                &bitmap,
+                &mut claimed,
+                buf.data(),
+                slot as usize,
+            ) {
                 Ok(true) => used[(ino / 64) as usize] |= 1 << (ino % 64),
                 Ok(false) => nfree += 1,
                 Err(why) => return Err(refuse(sb, &kernel::fmt!("inode {ino}: {why}"), euclean())),

@@ -16,9 +16,15 @@ use super::file_ops::{FileOperations, FileVTable};
 use super::inode::Inode;
 use super::inode::Owner;
 
-/// What `readdir` hands each entry to; returns `false` when the user buffer
-/// is full and the walk must stop.
-pub(crate) type DirEmit<'a> = &'a mut dyn FnMut(&[u8], u64, u8) -> bool;
+/// What `readdir` hands each entry to, with the position a later readdir
+/// must start from to return this entry (the current `*pos`); returns
+/// `false` when the user buffer is full and the walk must stop.
+///
+/// The position is stored in `ctx->pos` before the entry is emitted:
+/// getdents gives the previous entry that value as its `d_off` (what
+/// telldir(3) returns after it), so it must be the position just past the
+/// previous entry, not where this call started.
+pub(crate) type DirEmit<'a> = &'a mut dyn FnMut(i64, &[u8], u64, u8) -> bool;
 
 /// The `flags` of renameat2(2) (`RENAME_*`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -346,10 +352,11 @@ impl<T: DirOperations> DirVTable<T> {
                 }
                 pos = 2;
             }
-            let mut emit = |name: &[u8], ino: u64, dtype: u8| {
+            let mut emit = |at: i64, name: &[u8], ino: u64, dtype: u8| {
                 // SAFETY: valid context (above); `name` is a valid slice for
                 // the call, which copies it.
                 unsafe {
+                    (*ctx).pos = at;
                     bindings::dir_emit(
                         ctx,
                         name.as_ptr().cast(),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use delafs::shared::format::{
-    Extent, Features, Superblock, BLOCK_SIZE, DIRENT_SIZE, INCOMPAT_UNWRITTEN,
+    Extent, Features, Superblock, BLOCK_SIZE, DIRENT_SIZE, INCOMPAT_DIR_INDEX, INCOMPAT_UNWRITTEN,
 };
 
 #[path = "../src/host/mod.rs"]
@@ -447,7 +447,10 @@ fn mkfs_sets_the_unwritten_feature() {
     let out = run(MKFS, &["-q", "-s", "8M", img.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(superblock(&img).features, Features::MKFS);
-    assert_eq!(superblock(&img).features.incompat, INCOMPAT_UNWRITTEN);
+    assert_eq!(
+        superblock(&img).features.incompat,
+        INCOMPAT_UNWRITTEN | INCOMPAT_DIR_INDEX
+    );
 }
 
 /// An image with a file, as mkfs.delafs made them before feature bits.
@@ -631,4 +634,26 @@ fn fsck_does_not_check_unknown_ro_compat_features() {
     });
     b.save(&img).unwrap();
     assert_eq!(code(&run(FSCK, &["-n", img_s])), 0);
+}
+
+/// An image with feature bits but linear directories (no
+/// INCOMPAT_DIR_INDEX) is current; `--upgrade` adds the bit.
+#[test]
+fn fsck_upgrade_adds_the_dir_index_feature() {
+    let dir = Scratch::new("upgrade-dir-index");
+    let img = dir.path("fs.img");
+    let img_s = img.to_str().unwrap();
+    let mut b = ImageBuilder::new(512, 64);
+    b.set_features(Features {
+        incompat: INCOMPAT_UNWRITTEN,
+        ..Features::MKFS
+    });
+    b.save(&img).unwrap();
+    assert_eq!(code(&run(FSCK, &["-n", img_s])), 0);
+    let out = run(FSCK, &["--upgrade", img_s]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("upgraded"), "{}", stdout(&out));
+    assert_eq!(superblock(&img).features, Features::MKFS);
+    let out = run(FSCK, &["--upgrade", img_s]);
+    assert!(stdout(&out).contains("already has format feature bits"));
 }

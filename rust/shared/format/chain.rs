@@ -413,10 +413,23 @@ impl Visit<'_> {
 pub fn walk_extents<E>(
     geo: &Geometry,
     inode: &Inode,
+    read: impl FnMut(u64, &mut dyn FnMut(&Block)) -> Result<(), E>,
+    visit: impl FnMut(Visit<'_>) -> Result<(), E>,
+) -> Result<(), WalkError<E>> {
+    walk_extents_of(geo, inode, false, read, visit)
+}
+
+/// [`walk_extents`] on a filesystem where directories may carry an index
+/// past their size (`dir_index`: [`super::INCOMPAT_DIR_INDEX`] is set; see
+/// [`super::ExtentChecker::with_dir_index`]).
+pub fn walk_extents_of<E>(
+    geo: &Geometry,
+    inode: &Inode,
+    dir_index: bool,
     mut read: impl FnMut(u64, &mut dyn FnMut(&Block)) -> Result<(), E>,
     mut visit: impl FnMut(Visit<'_>) -> Result<(), E>,
 ) -> Result<(), WalkError<E>> {
-    let mut checker = super::ExtentChecker::for_inode(geo, inode);
+    let mut checker = super::ExtentChecker::for_inode(geo, inode).with_dir_index(dir_index);
     for e in inode.inline_extents() {
         checker.check(e).map_err(WalkError::Extent)?;
         visit(Visit::Extent(e)).map_err(WalkError::Caller)?;

@@ -28,7 +28,7 @@
 //! chain of extent blocks.
 
 use super::bytes::{get_u32, get_u64, put};
-use super::{Geometry, Inode, RecordError, BLOCK_SIZE};
+use super::{Geometry, Inode, RecordError, BLOCK_SIZE, DIR_INDEX_BASE, DIR_INDEX_BLOCKS};
 
 /// Size of an on-disk extent.
 pub const EXTENT_SIZE: usize = 16;
@@ -172,6 +172,8 @@ pub struct ExtentChecker {
     count: u64,
     unwritten_blocks: u64,
     dir: bool,
+    dir_index: bool,
+    entry_end: u64,
 }
 
 impl ExtentChecker {
@@ -185,6 +187,8 @@ impl ExtentChecker {
             count: 0,
             unwritten_blocks: 0,
             dir: false,
+            dir_index: false,
+            entry_end: 0,
         }
     }
 
@@ -195,6 +199,14 @@ impl ExtentChecker {
             dir: inode.is_dir(),
             ..Self::new(geo)
         }
+    }
+
+    /// Allows, for a directory of a filesystem with
+    /// [`super::INCOMPAT_DIR_INDEX`], extents inside the index's logical
+    /// blocks ([`super::dir_index`]) past its size.
+    pub fn with_dir_index(mut self, on: bool) -> Self {
+        self.dir_index = on;
+        self
     }
 
     /// Checks the next extent of the file.
@@ -218,6 +230,16 @@ impl ExtentChecker {
         {
             return Err(RecordError::ExtentOutsideData);
         }
+        if self.dir && self.dir_index && e.logical_end() > DIR_INDEX_BASE {
+            // Index blocks: wholly inside the index's span.
+            if u64::from(e.logical) < DIR_INDEX_BASE
+                || e.logical_end() > DIR_INDEX_BASE.saturating_add(DIR_INDEX_BLOCKS)
+            {
+                return Err(RecordError::ExtentPastSize);
+            }
+        } else {
+            self.entry_end = e.logical_end();
+        }
         self.next_logical = e.logical_end();
         self.count = self.count.saturating_add(1);
         if e.unwritten {
@@ -231,8 +253,10 @@ impl ExtentChecker {
     /// it would be mapped twice when the directory grows). A regular file
     /// may have blocks past its size (a direct write that failed, an unclean
     /// shutdown); the kernel drops them before the file grows over them.
+    /// With [`ExtentChecker::with_dir_index`], a directory's index blocks
+    /// are not counted.
     pub fn check_end(&self, inode: &Inode) -> Result<(), RecordError> {
-        if inode.is_dir() && self.next_logical > inode.size.div_euclid(BLOCK_SIZE as u64) {
+        if inode.is_dir() && self.entry_end > inode.size.div_euclid(BLOCK_SIZE as u64) {
             return Err(RecordError::ExtentPastSize);
         }
         Ok(())

@@ -39,6 +39,9 @@
 //!   (and [`walk_extents`], a file's whole extent list) and the
 //!   [`ChainPlan`] and [`ChainLayout`] that rewrite one.
 //! - [`dir`]: directory blocks and entries.
+//! - [`dir_index`]: the directory index ([`INCOMPAT_DIR_INDEX`]), its
+//!   blocks past the directory's size and the hash table algorithms
+//!   ([`DirIndex`]) the kernel and fsck share.
 //!
 //! # Limits
 //!
@@ -49,7 +52,9 @@
 //!   `u32`), so inode numbers stay below 2^32 - 1;
 //! - extents per file: 2^32 - 1;
 //! - extent length: 2^31 - 1 blocks ([`MAX_EXTENT_LEN`]; bit 31 is the
-//!   unwritten flag).
+//!   unwritten flag);
+//! - entries of an indexed directory: [`MAX_ENTRY_BLOCKS`] × 15 = 487200
+//!   ([`dir_index`]).
 // Decoders meet bytes from disk: no arithmetic that can wrap, no indexing
 // that can panic, no unwrap (issue 9); the exceptions say why in place.
 #![warn(
@@ -65,19 +70,28 @@ mod bytes;
 pub mod bitmap;
 pub mod chain;
 pub mod dir;
+pub mod dir_index;
 pub mod extent;
 pub mod inode;
 pub mod superblock;
 
 pub use bitmap::{bitmap_set, bitmap_test, BITS_PER_BITMAP_BLOCK};
 pub use chain::{
-    chain_blocks_needed, chain_chunks, encode_chain_block, walk_extents, ChainBlock, ChainError,
-    ChainLayout, ChainPiece, ChainPlan, ChainWalk, Visit, WalkError, CHAIN_EXTENTS, CHAIN_MAGIC,
+    chain_blocks_needed, chain_chunks, encode_chain_block, walk_extents, walk_extents_of,
+    ChainBlock, ChainError, ChainLayout, ChainPiece, ChainPlan, ChainWalk, Visit, WalkError,
+    CHAIN_EXTENTS, CHAIN_MAGIC,
 };
 pub use dir::{
     check_dir_block_tail, decode_dirent, dirent_is_free, encode_dirent, valid_file_type,
     valid_name, DirEntry, DIRENTS_PER_BLOCK, DIRENT_SIZE, DIR_BLOCK_USED, DT_BLK, DT_CHR, DT_DIR,
     DT_FIFO, DT_LNK, DT_REG, DT_SOCK, MAX_NAME_LEN,
+};
+pub use dir_index::{
+    check_table_block, index_bitmap_first_set, index_bitmap_set, index_bitmap_test,
+    init_table_block, is_index_block, name_hash, set_table_record, table_block_offset,
+    table_record, DirIndex, IndexError, IndexHeader, IndexStore, Record, DIR_INDEX_BASE,
+    DIR_INDEX_BLOCKS, INDEX_MAGIC, INDEX_VERSION, MAX_ENTRY_BLOCKS, MAX_TABLE_LOG,
+    RECORDS_PER_TABLE_BLOCK, REGION_BLOCKS, TABLE_MAGIC,
 };
 pub use extent::{
     Extent, ExtentChecker, ExtentSplit, EXTENT_SIZE, EXTENT_UNWRITTEN, INLINE_EXTENTS,
@@ -89,8 +103,8 @@ pub use inode::{
     S_IFREG,
 };
 pub use superblock::{
-    Features, FormatError, Geometry, Superblock, COMPAT_SUPPORTED, INCOMPAT_SUPPORTED,
-    INCOMPAT_UNWRITTEN, MAGIC, MIN_BLOCKS, RO_COMPAT_SUPPORTED, VERSION,
+    Features, FormatError, Geometry, Superblock, COMPAT_SUPPORTED, INCOMPAT_DIR_INDEX,
+    INCOMPAT_SUPPORTED, INCOMPAT_UNWRITTEN, MAGIC, MIN_BLOCKS, RO_COMPAT_SUPPORTED, VERSION,
 };
 
 /// Block size, the only one supported; equal to the page size.

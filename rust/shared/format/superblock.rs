@@ -41,6 +41,7 @@
 //! | field | bit | name | meaning |
 //! |---|---|---|---|
 //! | `feature_incompat` | 0 | [`INCOMPAT_UNWRITTEN`] | bit 31 of an extent's `len` is the unwritten flag ([`super::extent`]); set by every `mkfs.delafs` since feature bits exist |
+//! | `feature_incompat` | 1 | [`INCOMPAT_DIR_INDEX`] | directories past one entry block have a hash index at logical blocks 2^31.. ([`super::dir_index`]); set by `mkfs.delafs` since it exists. Without it directories stay linear; `fsck.delafs --upgrade` sets it, and a linear directory gets its index when it next grows by a block |
 //!
 //! Images made before feature bits have all three fields zero (offset 76
 //! was `flags`, 0; 104..112 were zeros). Their extents' bit 31 is part of
@@ -241,8 +242,13 @@ impl Geometry {
 /// Incompatible feature: bit 31 of an extent's `len` is the unwritten flag
 /// ([`super::EXTENT_UNWRITTEN`]).
 pub const INCOMPAT_UNWRITTEN: u32 = 1;
+/// Incompatible feature: directories that grow past one entry block get a
+/// hash index past their size ([`super::dir_index`]). Without it
+/// directories stay linear (an older kernel would take the index blocks
+/// for blocks past EOF).
+pub const INCOMPAT_DIR_INDEX: u32 = 2;
 /// The incompatible features this code knows; any other bit is refused.
-pub const INCOMPAT_SUPPORTED: u32 = INCOMPAT_UNWRITTEN;
+pub const INCOMPAT_SUPPORTED: u32 = INCOMPAT_UNWRITTEN | INCOMPAT_DIR_INDEX;
 /// The read-only compatible features this code knows (none); any other bit
 /// allows a read-only mount only.
 pub const RO_COMPAT_SUPPORTED: u32 = 0;
@@ -266,7 +272,7 @@ impl Features {
     pub const MKFS: Features = Features {
         compat: 0,
         ro_compat: 0,
-        incompat: INCOMPAT_UNWRITTEN,
+        incompat: INCOMPAT_UNWRITTEN | INCOMPAT_DIR_INDEX,
     };
 
     /// Whether the filesystem may be written by this code: an unknown
@@ -278,6 +284,11 @@ impl Features {
             return Err(FormatError::UnsupportedRoCompat(unknown));
         }
         Ok(())
+    }
+
+    /// Whether directories may be indexed ([`INCOMPAT_DIR_INDEX`]).
+    pub fn dir_index(&self) -> bool {
+        self.incompat & INCOMPAT_DIR_INDEX != 0
     }
 
     /// Whether the fields are readable by this code: unknown incompat bits,
@@ -575,7 +586,7 @@ mod tests {
         let b = sb_block();
         assert_eq!(get_u32(&b, 76), 0);
         assert_eq!(get_u32(&b, 104), 0);
-        assert_eq!(get_u32(&b, 108), INCOMPAT_UNWRITTEN);
+        assert_eq!(get_u32(&b, 108), INCOMPAT_UNWRITTEN | INCOMPAT_DIR_INDEX);
         assert_eq!(get_u32(&b, 28), 0);
         assert!(zero_span(&b, 112, BLOCK_CSUM_OFFSET));
         assert_eq!(
@@ -595,8 +606,9 @@ mod tests {
         let u = INCOMPAT_UNWRITTEN;
         // (features, decode, check_writable after a successful decode)
         type Row = (Features, Result<(), FormatError>, Result<(), FormatError>);
-        let table: [Row; 10] = [
-            // Current.
+        let table: [Row; 12] = [
+            // Current, and linear directories (no INCOMPAT_DIR_INDEX).
+            (f(0, 0, u | INCOMPAT_DIR_INDEX), Ok(()), Ok(())),
             (f(0, 0, u), Ok(()), Ok(())),
             // Unknown compat bits are ignored.
             (f(1, 0, u), Ok(()), Ok(())),
@@ -610,8 +622,13 @@ mod tests {
             ),
             // Unknown incompat bits: refused, the unknown bits reported.
             (
-                f(0, 0, u | 2),
-                Err(FormatError::UnsupportedIncompat(2)),
+                f(0, 0, u | 4),
+                Err(FormatError::UnsupportedIncompat(4)),
+                Ok(()),
+            ),
+            (
+                f(0, 0, u | INCOMPAT_DIR_INDEX | 0x10),
+                Err(FormatError::UnsupportedIncompat(0x10)),
                 Ok(()),
             ),
             (
@@ -650,12 +667,12 @@ mod tests {
         assert_eq!(sb.geometry, geo());
         // Only NeedsUpgrade is let through.
         let bad = with_features(Features {
-            incompat: 2,
+            incompat: 4,
             ..Features::default()
         });
         assert_eq!(
             Superblock::decode_for_upgrade(&bad, 1000),
-            Err(FormatError::UnsupportedIncompat(2))
+            Err(FormatError::UnsupportedIncompat(4))
         );
         assert_eq!(
             Superblock::decode_for_upgrade(&old, 999),

@@ -63,8 +63,10 @@
 //! --upgrade`) checks it as it is (repairing it first with `-p` / `-y`),
 //! and if it is clean and no extent has bit 31 of its length set (an old
 //! image could only mean a length of 2^31 blocks or more, which the new
-//! format cannot say), sets [`INCOMPAT_UNWRITTEN`] in the superblock and
-//! checks it again as a current image.
+//! format cannot say), sets [`INCOMPAT_UNWRITTEN`] and [`INCOMPAT_DIR_INDEX`]
+//! in the superblock and checks it again as a current image. A clean image
+//! with feature bits but without [`INCOMPAT_DIR_INDEX`] gets that bit (its
+//! directories are indexed by the kernel when they next grow by a block).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -74,11 +76,11 @@ use delafs::shared::claim::{words_for, ClaimMap};
 use delafs::shared::crc32c::crc32c;
 use delafs::shared::format::{
     bitmap_set, bitmap_test, check_dir_block_tail, decode_dirent, dirent_is_free, encode_dirent,
-    inode_slot, inode_slot_mut, ChainError, ChainLayout, ChainPlan, ChainWalk, DirEntry, Extent,
-    ExtentChecker, FormatError, Geometry, Inode, RecordError, Superblock, BITS_PER_BITMAP_BLOCK,
-    BLOCK_SIZE, DIRENTS_PER_BLOCK, DIR_BLOCK_USED, DT_DIR, DT_REG, INCOMPAT_UNWRITTEN,
-    INODES_PER_BLOCK, INODE_CSUM_OFFSET, INODE_SIZE, MAX_FILE_SIZE, ROOT_INO, S_IFDIR, S_IFLNK,
-    S_IFMT, S_IFREG,
+    inode_slot, inode_slot_mut, is_index_block, ChainError, ChainLayout, ChainPlan, ChainWalk,
+    DirEntry, Extent, ExtentChecker, FormatError, Geometry, Inode, RecordError, Superblock,
+    BITS_PER_BITMAP_BLOCK, BLOCK_SIZE, DIRENTS_PER_BLOCK, DIR_BLOCK_USED, DT_DIR, DT_REG,
+    INCOMPAT_DIR_INDEX, INCOMPAT_UNWRITTEN, INODES_PER_BLOCK, INODE_CSUM_OFFSET, INODE_SIZE,
+    MAX_FILE_SIZE, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
 
 use super::disk::{zeroed_block, Disk};
@@ -462,6 +464,9 @@ struct Checker<'a> {
     root_names: HashSet<Vec<u8>>,
     /// Checking an image from before feature bits for [`upgrade`].
     upgrading: bool,
+    /// [`INCOMPAT_DIR_INDEX`]: directories' index blocks past their size
+    /// are accepted (not yet checked against the entries).
+    dir_index: bool,
 }
 
 /// Checks the filesystem on `disk`, read-only. `Err` only for I/O errors;
@@ -523,12 +528,28 @@ pub fn upgrade(disk: &mut dyn Disk, how: Option<Repair>) -> io::Result<Upgrade> 
         }
     };
     if !needs {
-        let outcome = checked(disk, false)?;
-        let state = if outcome.after.geometry.is_some() {
+        let mut outcome = checked(disk, false)?;
+        let mut state = if outcome.after.geometry.is_some() {
             UpgradeState::Current
         } else {
             UpgradeState::NotUpgraded
         };
+        // Feature bits but no directory index: a clean image gets
+        // INCOMPAT_DIR_INDEX (its directories stay linear until they next
+        // grow by a block, when the kernel indexes them).
+        if state == UpgradeState::Current && outcome.after.is_clean() {
+            disk.read_block(0, &mut block)?;
+            if let Ok(mut sb) = Superblock::decode(&block, disk.blocks()) {
+                if !sb.features.dir_index() {
+                    sb.features.incompat |= INCOMPAT_DIR_INDEX;
+                    sb.encode(&mut block);
+                    disk.write_block(0, &block)?;
+                    disk.flush()?;
+                    outcome.after = check(disk)?;
+                    state = UpgradeState::Upgraded;
+                }
+            }
+        }
         return Ok(Upgrade { outcome, state });
     }
     let mut outcome = checked(disk, true)?;
@@ -543,7 +564,7 @@ pub fn upgrade(disk: &mut dyn Disk, how: Option<Repair>) -> io::Result<Upgrade> 
     disk.read_block(0, &mut block)?;
     let mut sb = Superblock::decode_for_upgrade(&block, disk.blocks())
         .map_err(|e| io::Error::other(format!("superblock changed under the upgrade: {e}")))?;
-    sb.features.incompat |= INCOMPAT_UNWRITTEN;
+    sb.features.incompat |= INCOMPAT_UNWRITTEN | INCOMPAT_DIR_INDEX;
     sb.encode(&mut block);
     disk.write_block(0, &block)?;
     disk.flush()?;
@@ -658,6 +679,7 @@ fn scan(disk: &mut dyn Disk, upgrading: bool) -> io::Result<Scan> {
         entries: Vec::new(),
         root_names: HashSet::new(),
         upgrading,
+        dir_index: sb.features.dir_index(),
     };
     // Metadata is claimed first; data_start < total_blocks.
     let _ = c.owners.claim(0, geo.data_start);
@@ -845,7 +867,8 @@ impl Checker<'_> {
     }
 
     fn check_inode(&mut self, ino: u32, inode: Inode, err: Option<RecordError>) -> io::Result<()> {
-        let mut checker = ExtentChecker::for_inode(&self.geo, &inode);
+        let mut checker =
+            ExtentChecker::for_inode(&self.geo, &inode).with_dir_index(self.dir_index);
         let mut kept = Vec::new();
         let mut owned = Vec::new();
         // Whether the stored extent list must be rewritten.
@@ -950,6 +973,18 @@ impl Checker<'_> {
                 }
             }
             S_IFDIR => {
+                // The index's blocks (INCOMPAT_DIR_INDEX) lie past the size
+                // and are not entry blocks: set aside while the entry
+                // blocks are checked, then kept after them.
+                let mut index = Vec::new();
+                if self.dir_index {
+                    index = planned
+                        .iter()
+                        .filter(|e| is_index_block(e.logical.into()))
+                        .copied()
+                        .collect();
+                    planned.retain(|e| !is_index_block(e.logical.into()));
+                }
                 let size_ok = err != Some(RecordError::SizeTooLarge) && inode.size % BS == 0;
                 if size_ok {
                     if let Err(e) = checker.check_end(&inode) {
@@ -1003,6 +1038,7 @@ impl Checker<'_> {
                         },
                     );
                 }
+                planned.extend(index);
             }
             _ if ino != ROOT_INO => {
                 self.problem(
@@ -1189,7 +1225,11 @@ impl Checker<'_> {
         let mut block = zeroed_block();
         for (dir, extents) in dirs {
             let mut names: HashSet<Vec<u8>> = HashSet::new();
-            for e in extents {
+            // Index blocks (past the size) hold no entries.
+            for e in extents
+                .into_iter()
+                .filter(|e| !is_index_block(e.logical.into()))
+            {
                 for i in 0..u64::from(e.len) {
                     let lblk = u64::from(e.logical) + i;
                     let disk_block = e.physical + i;
