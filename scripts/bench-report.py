@@ -153,10 +153,10 @@ def parse(out, cfg):
                               "tree_remove": "dir tree: unlink + rmdir"}.get(name, name)
                     unit = "µs/op"
                 if ph.get("skipped"):
-                    s.add(fs, metric, unit, False, run, None, "skipped", "not run (earlier phase timed out)")
+                    s.add(fs, metric, unit, False, run, None, "skipped", "not run (an earlier phase timed out)")
                 elif ph["timeout"]:
                     s.add(fs, metric, unit, False, run, None, "timeout",
-                          f"timeout (>{rec['cap']} s at {ph['done']} of {ph['n']} done)",)
+                          f"timeout >{rec['cap']}s @{ph['done']}/{ph['n']}")
                     s.by[(fs, metric)][-1]["partial"] = (ph["secs"] / ph["done"] * 1e6) if ph["done"] else None
                 elif ph["done"]:
                     s.add(fs, metric, unit, False, run, ph["secs"] / ph["done"] * 1e6)
@@ -175,7 +175,7 @@ def parse(out, cfg):
         elif kind == "skip":
             n = rec["workload"].split("-")[1]
             for ph in ("create", "stat (cold)", "unlink"):
-                s.add(fs, f"{n} files: {ph}", "µs/op", False, run, None, "skipped", rec["why"])
+                s.add(fs, f"{n} files: {ph}", "µs/op", False, run, None, "skipped", "not run: " + rec["why"])
     return s, records, writepath
 
 
@@ -203,6 +203,8 @@ def summary(samples):
 def cell(samples):
     med, lo, hi, n, note = summary(samples)
     if med is None:
+        if samples and all(x["status"] == "skipped" for x in samples):
+            return "not run"
         return note or "-"
     c = fmt(med) if n == 1 else f"{fmt(med)} [{fmt(lo)}-{fmt(hi)}]"
     return c + (" *" if note else "")

@@ -123,7 +123,11 @@ declare -A dir_timeout
 fss=(delafs delafs-4k xfs ext4)
 t_all=$(now)
 for ((run = 1; run <= BENCH_RUNS; run++)); do
-	for fs in "${fss[@]}"; do
+	# The order turns every run, so no filesystem is always the first
+	# after boot (or always next to the same load from outside).
+	order=()
+	for i in "${!fss[@]}"; do order+=("${fss[(i + run - 1) % ${#fss[@]}]}"); done
+	for fs in "${order[@]}"; do
 		type=$fs opts=
 		case $fs in
 		delafs) dev=/dev/vda; "$bin/mkfs.delafs" -q $dev >/dev/null ;;
