@@ -16,7 +16,8 @@
 #                       NATURAL_SECS raised: the no-injection race baseline)
 #   make fuzz           a long image-fuzzing campaign (FUZZ_IMAGES, FUZZ_SEED),
 #                       resumed after each guest crash
-#   make bench          delafs vs XFS vs ext4 throughput, as a table
+#   make bench          delafs vs XFS vs ext4: fio, metadata, scaling curves,
+#                       median of BENCH_RUNS (5); BENCH_QUICK=1 to smoke-test
 #   make crash-test     unclean shutdowns: the guest killed mid-workload, then
 #                       fsck and every block verified (CRASH_ROUNDS, CRASH_SEED,
 #                       CRASH_FS=delafs|xfs)
