@@ -57,7 +57,7 @@ stage "guest kselftests"
 only=
 for t in ${DELAFS_TESTS:-}; do only+=" -t $t"; done
 # `make soak`: the same tests, run long.
-guest_env=(env FSX_OPS=3000 STRESS_SECS=15 NATURAL_SECS=10 STALE_SECS=${STALE_SECS:-5} FUZZ_IMAGES=${FUZZ_IMAGES:-100}
+guest_env=(env FSX_OPS=3000 STRESS_SECS=15 NATURAL_SECS=10 STALE_SECS=${STALE_SECS:-5} FUZZ_IMAGES=${FUZZ_IMAGES:-100} ${FUZZ_DIRINDEX_IMAGES:+FUZZ_DIRINDEX_IMAGES=$FUZZ_DIRINDEX_IMAGES}
 	FUZZ_SEED=${FUZZ_SEED:-1})
 if [[ -n ${DELAFS_SOAK:-} ]]; then
 	# natural_race.sh: 6 runs of NATURAL_SECS (3 workloads x 2 filesystems).

@@ -72,7 +72,7 @@ fresh_image() {
 }
 
 ktap_print_header
-ktap_set_plan 25
+ktap_set_plan 28
 load_module
 
 rm -f "$IMG"; truncate -s 16M "$IMG"
@@ -127,7 +127,9 @@ populated_image() {
 # Edits inode fields or raw bytes of $IMG with the checksum kept valid, so
 # only the verifiers' semantic checks can refuse them. Python statements on
 # `inode(n)` / `put_inode(n, raw)`, `extent(raw, i)`, `dirblock(n)`,
-# `bitmap_clear(block)`.
+# `bitmap_clear(block)`; for a directory index `index_block(n, at)`,
+# `read_block(b)`, `write_block(b, data)` (checksum at 4092 fixed) and
+# `name_hash(seed, name)`.
 patch_image() {
 	py "$IMG" "$1" <<'PY'
 path, prog = sys.argv[1], sys.argv[2]
@@ -152,6 +154,43 @@ def bitmap_clear(block):
     struct.pack_into("<I", bm, 4092, crc32c(bytes(bm[:4092])))
     f.seek(4096)
     f.write(bm)
+# The directory index (docs/filesystem.md): blocks at logical 2^31 + at.
+INDEX_BASE = 1 << 31
+def extents_of(n):
+    raw = inode(n)
+    count, = struct.unpack_from("<I", raw, 60)
+    chain, = struct.unpack_from("<Q", raw, 64)
+    out = [extent(raw, i) for i in range(min(count, 8))]
+    while len(out) < count and chain:
+        f.seek(chain * 4096)
+        cb = f.read(4096)
+        k, = struct.unpack_from("<I", cb, 4)
+        out += [struct.unpack_from("<IIQ", cb, 16 + 16 * i) for i in range(k)]
+        chain, = struct.unpack_from("<Q", cb, 8)
+    return out
+def index_block(n, at):
+    want = INDEX_BASE + at
+    for (l, ln, p) in extents_of(n):
+        ln &= 0x7fffffff
+        if l <= want < l + ln:
+            return p + want - l
+    raise SystemExit("directory %d: index block %d not mapped" % (n, at))
+def read_block(b):
+    f.seek(b * 4096)
+    return bytearray(f.read(4096))
+def write_block(b, data):
+    struct.pack_into("<I", data, 4092, crc32c(bytes(data[:4092])))
+    f.seek(b * 4096)
+    f.write(data)
+def name_hash(seed, name):
+    h = 0x811c9dc5 ^ seed
+    for c in name:
+        h = ((h ^ c) * 0x01000193) & 0xffffffff
+    h ^= h >> 16
+    h = (h * 0x85ebca6b) & 0xffffffff
+    h ^= h >> 13
+    h = (h * 0xc2b2ae35) & 0xffffffff
+    return h ^ (h >> 16)
 exec(prog)
 f.close()
 PY
@@ -215,6 +254,87 @@ check_runtime "a second name for a directory" \
 	'f.seek(dirblock(1) * 4096 + 1 * 264); f.write(struct.pack("<IBB", 4, 1, 4))' b "directory named twice"
 check_runtime "a directory named in itself" \
 	'f.seek(dirblock(1) * 4096 + 1 * 264); f.write(struct.pack("<IBB", 1, 1, 4))' b "a directory above it"
+
+# A directory index on an image the kernel indexed: /big (inode 5) with
+# 300 names n000..n299 (hard links to /b, 20 entry blocks), its index
+# header at index offset 0 and a table of 2^log blocks in its live region
+# (510 records a block, at most half used: two blocks).
+# Written by one python3 (a process per name costs ~0.3 s under TCG).
+indexed_image() {
+	populated_image && mount -t delafs -o loop "$IMG" "$MNT" || return 1
+	mkdir "$MNT/big" &&
+		python3 -c 'import os, sys
+for i in range(300): os.link(sys.argv[1] + "/b", sys.argv[1] + "/big/n%03d" % i)' "$MNT"
+	umount "$MNT"
+}
+# The table record of the name n100: its hash (with the header's seed), so
+# that a lookup of n100 meets it; VICTIM_PY sets h (the header), eb (its
+# entry blocks), b, t, pos, rec.
+VICTIM_PY='
+h = read_block(index_block(5, 0))
+seed, = struct.unpack_from("<I", h, 8)
+log, live = h[12], h[13]
+eb, = struct.unpack_from("<I", h, 20)
+want = name_hash(seed, b"n100")
+found = None
+for n in range(1 << log):
+    b = index_block(5, 1 + live * 2048 + n)
+    t = read_block(b)
+    for pos in range(510):
+        hh, s1 = struct.unpack_from("<II", t, 8 + 8 * pos)
+        if s1 and hh == want:
+            found = (b, t, pos)
+b, t, pos = found
+rec = 8 + 8 * pos
+'
+# check_index_runtime DESCRIPTION PATCH LOG_TEXT: after PATCH the image
+# mounts, n100 fails with EUCLEAN and one kernel line with LOG_TEXT, the
+# root stays usable, and fsck -p repairs the index (dropped: the kernel
+# looks names up in the entry blocks) so that n100 is there again.
+check_index_runtime() {
+	local what=$1 patch=$2 logwant=$3 ok=1 out lines
+	indexed_image && patch_image "$VICTIM_PY$patch" || { ktap_test_fail "$what: image"; return; }
+	dmesg -C
+	if ! mount -t delafs -o loop "$IMG" "$MNT"; then
+		ktap_test_fail "$what: mounts"
+		return
+	fi
+	if out=$(stat "$MNT/big/n100" 2>&1); then
+		printf '# n100 was usable\n'
+		ok=0
+	elif ! printf '%s' "$out" | grep -q "Structure needs cleaning"; then
+		printf '# said: %s\n' "$out"
+		ok=0
+	fi
+	lines=$(dmesg | grep -c "delafs: .*$logwant")
+	[ "$lines" = 1 ] || { printf '# %s kernel lines with: %s\n' "$lines" "$logwant"; ok=0; }
+	ls "$MNT/big" | wc -l | sed 's/^/# readdir of big: /'
+	echo x >"$MNT/new" && [ "$(cat "$MNT/new")" = x ] || ok=0
+	[ "$(stat -c %s "$MNT/a")" = 8192 ] || ok=0
+	umount "$MNT" || ok=0
+	dmesg | grep "delafs: " | sed 's/^/# /'
+	"$FSCK" -n "$IMG" >/dev/null
+	[ $? = 4 ] || { echo "# fsck -n did not find it"; ok=0; }
+	"$FSCK" -p "$IMG" | sed 's/^/# fsck -p: /'
+	"$FSCK" -n "$IMG" >/dev/null || { echo "# fsck -p left problems"; ok=0; }
+	if mount -t delafs -o loop "$IMG" "$MNT"; then
+		[ "$(stat -c %h "$MNT/big/n100" 2>/dev/null)" = 301 ] || { echo "# n100 not back after fsck -p"; ok=0; }
+		umount "$MNT"
+	else
+		ok=0
+	fi
+	if [ $ok = 1 ]; then ktap_test_pass "$what"; else ktap_test_fail "$what"; fi
+}
+check_index_runtime "an index record pointing past the directory (valid checksums)" \
+	'struct.pack_into("<I", t, rec + 4, eb * 15 + 100 + 1); write_block(b, t)' \
+	"directory 5: directory index record points past the entries"
+check_index_runtime "an index header with a table size past the largest (valid checksums)" \
+	'h[12] = 12; write_block(index_block(5, 0), h)' \
+	"directory 5: directory index header field out of range"
+# (Its bitmap may then have a bit past entry_blocks: out of range first.)
+check_index_runtime "an index header covering fewer entry blocks than the directory has" \
+	'struct.pack_into("<I", h, 20, eb - 1); write_block(index_block(5, 0), h)' \
+	"directory 5: directory index \(covers a different directory size\|header field out of range\)"
 
 # Format feature bits (superblock offsets 76 compat, 104 ro_compat, 108
 # incompat; mkfs sets incompat bit 0, unwritten extents).

@@ -16,13 +16,18 @@
 # before the kernel sees it, so a crash that kills the guest is attributable.
 # A failing image and its spec are copied to /tmp/results/fuzz-failures/.
 #
-# One result per mutation family, one for the regression corpus, one for the
-# seed image itself and one for the module unloading at the end.
+# The dirindex family has its own seed (a directory of about 400 names with
+# its index) and campaign: FUZZ_DIRINDEX_IMAGES images (default a third of
+# FUZZ_IMAGES), run like the others after the classic campaign.
+#
+# One result per mutation family, one for the regression corpus, one for
+# each seed image itself and one for the module unloading at the end.
 # FUZZ_SKIP (a regex of families) is for development only.
 source "$(dirname "$0")"/lib.sh
 
 FUZZ=$DIR/fuzz.delafs
 IMAGES=${FUZZ_IMAGES:-100}
+DI_IMAGES=${FUZZ_DIRINDEX_IMAGES:-$(((IMAGES + 2) / 3))}
 SEED=${FUZZ_SEED:-1}
 MAX_LINES=${FUZZ_MAX_KERNEL_LINES:-20}
 WORK=/tmp/fuzz-images
@@ -38,7 +43,7 @@ fi
 
 families=$("$FUZZ" --list-families)
 ktap_print_header
-ktap_set_plan $(($(wc -w <<<"$families") + 3))
+ktap_set_plan $(($(wc -w <<<"$families") + 4))
 load_module
 rm -rf "$WORK"
 mkdir -p "$WORK" "$FAILDIR"
@@ -122,19 +127,28 @@ run_image() {
 	return 1
 }
 
-# The seed itself: everything works, and fsck finds the result clean.
-"$FUZZ" --build-seed "$WORK/seed.img"
-seed_ok=1
-mount -t delafs -o loop "$WORK/seed.img" "$MNT" || seed_ok=0
-if [ $seed_ok = 1 ]; then
-	exercise 2>&1 | sed 's/^/# seed: /'
-	umount "$MNT" || seed_ok=0
-	"$FSCK" "$WORK/seed.img" | sed 's/^/# seed after the workload: /'
-	[ "${PIPESTATUS[0]}" = 0 ] || seed_ok=0
-	mount -t delafs -o loop "$WORK/seed.img" "$MNT" && umount "$MNT" || seed_ok=0
-fi
-ktap_test_result "the seed image mounts, takes the workload, fsck finds it clean, remounts" [ $seed_ok = 1 ]
-dmesg -c >/dev/null
+# A seed itself: everything works, and fsck finds the result clean.
+# seed_check WHAT [--family F]
+seed_check() {
+	local what=$1 seed_ok=1
+	shift
+	"$FUZZ" --build-seed "$WORK/seed.img" "$@"
+	mount -t delafs -o loop "$WORK/seed.img" "$MNT" || seed_ok=0
+	if [ $seed_ok = 1 ]; then
+		exercise 2>&1 | sed "s/^/# $what: /"
+		umount "$MNT" || seed_ok=0
+		"$FSCK" "$WORK/seed.img" | sed "s/^/# $what after the workload: /"
+		[ "${PIPESTATUS[0]}" = 0 ] || seed_ok=0
+		mount -t delafs -o loop "$WORK/seed.img" "$MNT" && umount "$MNT" || seed_ok=0
+	fi
+	local klog
+	klog=$(dmesg -c)
+	[[ $klog =~ $REPORT_RE ]] && { printf '%s\n' "$klog" | sed "s/^/# $what dmesg: /"; seed_ok=0; }
+	ktap_test_result "the $what image mounts, takes the workload, fsck finds it clean, remounts" [ $seed_ok = 1 ]
+}
+dmesg -c >/dev/null # the boot log
+seed_check seed
+seed_check "dirindex seed" --family dirindex
 
 # FUZZ_FROM: the first image (scripts/fuzz.sh resumes after a crash).
 FROM=${FUZZ_FROM:-0}
@@ -154,6 +168,21 @@ for ((i = FROM; i < FROM + IMAGES; i++)); do
 		continue
 	fi
 	run_image "$name" "$fam" "$WORK/$name.img" "$spec"
+done
+# The dirindex family: its own seed and campaign (so the classic one's
+# images stay those of its seed); images di-NNNN.
+echo "# dirindex campaign: seed $SEED, images $FROM..$((FROM + DI_IMAGES - 1))"
+for ((i = FROM; i < FROM + DI_IMAGES; i++)); do
+	[ -n "${FUZZ_SKIP:-}" ] && [[ dirindex =~ ^($FUZZ_SKIP)$ ]] && break
+	name=$(printf '%04d' $i)
+	if [ $(((i - FROM) % BATCH)) = 0 ]; then
+		rm -f "$WORK"/[0-9]*.img "$WORK"/[0-9]*.txt
+		n=$((FROM + DI_IMAGES - i < BATCH ? FROM + DI_IMAGES - i : BATCH))
+		"$FUZZ" -o "$WORK" -s "$SEED" --from $i -n $n --family dirindex ||
+			{ echo "# fuzz.delafs --family dirindex failed at image $i"; break; }
+	fi
+	spec=$(<"$WORK/$name.txt")
+	run_image "di-$name" dirindex "$WORK/$name.img" "$spec"
 done
 t_campaign=$((SECONDS - t0))
 campaign_images=$total

@@ -2,8 +2,8 @@
 //! the mutation specs) and the workload the kselftest runs on each image.
 //!
 //! ```text
-//! fuzz.delafs --build-seed OUT.img
-//! fuzz.delafs [--seed-image IMG] -o DIR [-n COUNT] [-s SEED] [--from N] [IMG]
+//! fuzz.delafs --build-seed OUT.img [--family dirindex]
+//! fuzz.delafs [--seed-image IMG] -o DIR [-n COUNT] [-s SEED] [--from N] [--family dirindex] [IMG]
 //! fuzz.delafs [--seed-image IMG] --replay SPEC -o OUT.img
 //! fuzz.delafs --list-families
 //! fuzz.delafs [--seed-image IMG] --describe
@@ -13,7 +13,12 @@
 //! The campaign writes `DIR/NNNN.img` (sparse) and `DIR/NNNN.txt` (the spec,
 //! one line) for images `N..N+COUNT`; image `i` of seed `s` is the same
 //! whatever `--from` and `-n` are. Without an image the seed is the built-in
-//! one ([`host::fuzz::build_seed`]). `--exercise` walks and reads a mounted
+//! one ([`host::fuzz::build_seed`]). `--family dirindex` uses the seed with
+//! an indexed directory ([`host::fuzz::build_dirindex_seed`]) and generates
+//! only mutations of its index (a campaign of its own, so the classic
+//! campaign's images do not change); `--replay` of a `dirindex:` spec uses
+//! that seed too. `--list-families` lists the classic families, then
+//! `dirindex`. `--exercise` walks and reads a mounted
 //! image, punches holes with `xfs_io`, then creates, writes, fsyncs,
 //! renames, links, truncates, unlinks and removes in it, ignoring every
 //! error; `--walk` only reads. Both print
@@ -34,8 +39,8 @@ pub mod host;
 use host::disk::MemDisk;
 use host::fuzz::{self, Layout};
 
-const USAGE: &str = "usage: fuzz.delafs --build-seed OUT.img
-       fuzz.delafs [--seed-image IMG] -o DIR [-n COUNT] [-s SEED] [--from N] [IMG]
+const USAGE: &str = "usage: fuzz.delafs --build-seed OUT.img [--family dirindex]
+       fuzz.delafs [--seed-image IMG] -o DIR [-n COUNT] [-s SEED] [--from N] [--family dirindex] [IMG]
        fuzz.delafs [--seed-image IMG] --replay SPEC -o OUT.img
        fuzz.delafs --list-families
        fuzz.delafs [--seed-image IMG] --describe
@@ -44,7 +49,7 @@ const USAGE: &str = "usage: fuzz.delafs --build-seed OUT.img
 const EXIT_ERROR: u8 = 1;
 const EXIT_USAGE: u8 = 16;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Args {
     build_seed: Option<PathBuf>,
     seed_image: Option<PathBuf>,
@@ -57,6 +62,7 @@ struct Args {
     walk: Option<PathBuf>,
     list: bool,
     describe: bool,
+    dirindex: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -83,6 +89,15 @@ fn parse_args() -> Result<Args, String> {
             "--walk" => a.walk = Some(val(&arg)?.into()),
             "--list-families" => a.list = true,
             "--describe" => a.describe = true,
+            "--family" => match val(&arg)?.as_str() {
+                fuzz::DIRINDEX_FAMILY => a.dirindex = true,
+                f => {
+                    return Err(format!(
+                        "--family: only {} has a campaign of its own, not {f}",
+                        fuzz::DIRINDEX_FAMILY
+                    ))
+                }
+            },
             "-h" | "--help" => return Err(String::new()),
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             s => {
@@ -98,6 +113,7 @@ fn parse_args() -> Result<Args, String> {
 fn seed_disk(a: &Args) -> Result<(MemDisk, Layout), String> {
     let disk = match &a.seed_image {
         Some(p) => fuzz::load(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        None if a.dirindex => fuzz::build_dirindex_seed(),
         None => fuzz::build_seed(),
     };
     let layout = Layout::scan(&disk)?;
@@ -167,9 +183,16 @@ fn describe(l: &Layout) -> String {
 
 fn campaign(a: &Args, dir: &Path) -> Result<(), String> {
     let (disk, layout) = seed_disk(a)?;
+    let index = match a.dirindex {
+        true => Some(fuzz::IndexInfo::scan(&disk, &layout)?),
+        false => None,
+    };
     fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for i in a.from..a.from.saturating_add(a.count) {
-        let spec = fuzz::generate(a.seed, i, &layout, &disk);
+        let spec = match &index {
+            Some(ix) => fuzz::generate_dirindex(a.seed, i, &layout, ix),
+            None => fuzz::generate(a.seed, i, &layout, &disk),
+        };
         let img = fuzz::mutate(&disk, &layout, &spec)
             .map_err(|e| format!("image {i}: {e} (spec: {spec})"))?;
         let base = dir.join(format!("{i:04}"));
@@ -394,7 +417,7 @@ fn workload(root: &Path, change: bool) {
 
 fn run(a: Args) -> Result<(), String> {
     if a.list {
-        println!("{}", fuzz::FAMILIES.join(" "));
+        println!("{} {}", fuzz::FAMILIES.join(" "), fuzz::DIRINDEX_FAMILY);
         return Ok(());
     }
     if a.describe {
@@ -411,11 +434,16 @@ fn run(a: Args) -> Result<(), String> {
         return Ok(());
     }
     if let Some(out) = &a.build_seed {
-        return fuzz::save_sparse(&fuzz::build_seed(), out)
-            .map_err(|e| format!("{}: {e}", out.display()));
+        let seed = match a.dirindex {
+            true => fuzz::build_dirindex_seed(),
+            false => fuzz::build_seed(),
+        };
+        return fuzz::save_sparse(&seed, out).map_err(|e| format!("{}: {e}", out.display()));
     }
     let out = a.out.as_ref().ok_or("no -o given")?;
     if let Some(spec) = &a.replay {
+        let mut a = a.clone();
+        a.dirindex |= fuzz::family(spec) == Some(fuzz::DIRINDEX_FAMILY);
         let (disk, layout) = seed_disk(&a)?;
         let img = fuzz::mutate(&disk, &layout, spec)?;
         return fuzz::save_sparse(&img, out).map_err(|e| format!("{}: {e}", out.display()));

@@ -43,6 +43,7 @@
 //! | inode that does not decode (checksum, mode, ...), symlink | free it (entries naming it are cleared, its blocks freed) | `-y` |
 //! | bad, duplicate or dangling entry, entry naming the root, second name of a directory | clear the entry | `-y` |
 //! | directory block tail not zero | zero it | `-y` |
+//! | directory index that does not decode or does not match the entries (header, table blocks, a record on a free or another name's slot or past the entries, a slot twice, counts, a name its lookup misses, blocks outside the live table) | drop the index extents (the entries stay; the kernel indexes the directory again when it next grows) | preen |
 //!
 //! A free root, a root that is not a directory and a bad superblock are not
 //! repaired.
@@ -68,7 +69,7 @@
 //! with feature bits but without [`INCOMPAT_DIR_INDEX`] gets that bit (its
 //! directories are indexed by the kernel when they next grow by a block).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::io;
 
@@ -76,9 +77,10 @@ use delafs::shared::claim::{words_for, ClaimMap};
 use delafs::shared::crc32c::crc32c;
 use delafs::shared::format::{
     bitmap_set, bitmap_test, check_dir_block_tail, decode_dirent, dirent_is_free, encode_dirent,
-    inode_slot, inode_slot_mut, is_index_block, ChainError, ChainLayout, ChainPlan, ChainWalk,
-    DirEntry, Extent, ExtentChecker, FormatError, Geometry, Inode, RecordError, Superblock,
-    BITS_PER_BITMAP_BLOCK, BLOCK_SIZE, DIRENTS_PER_BLOCK, DIR_BLOCK_USED, DT_DIR, DT_REG,
+    inode_slot, inode_slot_mut, is_index_block, name_hash, table_block_offset, Block, ChainError,
+    ChainLayout, ChainPlan, ChainWalk, DirEntry, DirIndex, Extent, ExtentChecker, FormatError,
+    Geometry, IndexError, IndexStore, Inode, RecordError, Superblock, BITS_PER_BITMAP_BLOCK,
+    BLOCK_SIZE, DIRENTS_PER_BLOCK, DIR_BLOCK_USED, DIR_INDEX_BASE, DT_DIR, DT_REG,
     INCOMPAT_DIR_INDEX, INCOMPAT_UNWRITTEN, INODES_PER_BLOCK, INODE_CSUM_OFFSET, INODE_SIZE,
     MAX_FILE_SIZE, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
@@ -312,6 +314,64 @@ fn written_end(extents: &[Extent]) -> u64 {
         .unwrap_or(0)
 }
 
+/// A directory's index on the image, read-only, for [`DirIndex`].
+struct IndexImage<'a, 'd> {
+    disk: &'a mut (dyn Disk + 'd),
+    /// Offset from [`DIR_INDEX_BASE`] -> disk block.
+    map: &'a BTreeMap<u32, u64>,
+}
+
+/// Why an index read failed.
+enum IndexImageError {
+    Index(IndexError),
+    Unmapped(u32),
+    Io(io::Error),
+}
+
+impl From<IndexError> for IndexImageError {
+    fn from(e: IndexError) -> Self {
+        Self::Index(e)
+    }
+}
+
+impl IndexImageError {
+    /// An I/O error stays one; the others are problems of the image.
+    fn into_problem(self) -> io::Result<Result<(), String>> {
+        match self {
+            Self::Index(e) => Ok(Err(e.describe().to_string())),
+            Self::Unmapped(at) => Ok(Err(format!("block {at} is not mapped"))),
+            Self::Io(e) => Err(e),
+        }
+    }
+}
+
+impl IndexStore for IndexImage<'_, '_> {
+    type Error = IndexImageError;
+
+    fn read<R>(&mut self, at: u32, f: impl FnOnce(&Block) -> R) -> Result<R, Self::Error> {
+        let b = *self.map.get(&at).ok_or(IndexImageError::Unmapped(at))?;
+        let mut block = zeroed_block();
+        self.disk
+            .read_block(b, &mut block)
+            .map_err(IndexImageError::Io)?;
+        Ok(f(&block))
+    }
+
+    fn write<R>(&mut self, at: u32, _: impl FnOnce(&mut Block) -> R) -> Result<R, Self::Error> {
+        Err(IndexImageError::Io(io::Error::other(format!(
+            "index block {at}: fsck checks the index read-only"
+        ))))
+    }
+
+    fn alloc(&mut self, at: u32) -> Result<(), Self::Error> {
+        self.write(at, |_| ())
+    }
+
+    fn free(&mut self, at: u32) -> Result<(), Self::Error> {
+        self.write(at, |_| ())
+    }
+}
+
 /// `extents` (sorted) without their written blocks past file block `end`.
 fn trim_written(extents: &[Extent], end: u64) -> Vec<Extent> {
     let mut out = Vec::new();
@@ -465,7 +525,8 @@ struct Checker<'a> {
     /// Checking an image from before feature bits for [`upgrade`].
     upgrading: bool,
     /// [`INCOMPAT_DIR_INDEX`]: directories' index blocks past their size
-    /// are accepted (not yet checked against the entries).
+    /// are accepted, and checked against the entries by the directory
+    /// pass.
     dir_index: bool,
 }
 
@@ -1223,13 +1284,16 @@ impl Checker<'_> {
             .map(|(&ino, info)| (ino, info.extents.clone()))
             .collect();
         let mut block = zeroed_block();
-        for (dir, extents) in dirs {
+        for (dir, all) in dirs {
             let mut names: HashSet<Vec<u8>> = HashSet::new();
             // Index blocks (past the size) hold no entries.
-            for e in extents
+            let (index, extents): (Vec<Extent>, Vec<Extent>) = all
                 .into_iter()
-                .filter(|e| !is_index_block(e.logical.into()))
-            {
+                .partition(|e| is_index_block(e.logical.into()));
+            // Slot -> name of the entries kept, for the index check.
+            let mut slots: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+            let entry_blocks: u64 = extents.iter().map(|e| u64::from(e.len)).sum();
+            for e in extents.iter().copied() {
                 for i in 0..u64::from(e.len) {
                     let lblk = u64::from(e.logical) + i;
                     let disk_block = e.physical + i;
@@ -1270,6 +1334,10 @@ impl Checker<'_> {
                                     self.fix(Level::Yes, clear);
                                     continue;
                                 }
+                                if let Ok(k) = u32::try_from(lblk * DIRENTS_PER_BLOCK as u64) {
+                                    slots
+                                        .insert(k.saturating_add(slot as u32), entry.name.to_vec());
+                                }
                                 let file_type = entry.file_type;
                                 let entry = Entry {
                                     dir,
@@ -1285,11 +1353,124 @@ impl Checker<'_> {
                     }
                 }
             }
+            if self.dir_index && !index.is_empty() {
+                if let Err(why) = self.check_index(&index, entry_blocks, &slots)? {
+                    // Dropped: the directory is linear again (the name in
+                    // its entry block is authoritative), and the kernel
+                    // indexes it anew when it next grows. Its blocks are
+                    // leaked until the next pass frees them.
+                    self.problem(
+                        Level::Preen,
+                        format!("directory {dir}: index: {why} (the index is dropped)"),
+                    );
+                    let queued = self
+                        .fixes
+                        .iter()
+                        .any(|(_, f)| matches!(f, Fix::Extents { ino, .. } if *ino == dir));
+                    if !queued {
+                        self.fix(
+                            Level::Preen,
+                            Fix::Extents {
+                                ino: dir,
+                                extents: extents.clone(),
+                            },
+                        );
+                    }
+                }
+            }
         }
         self.report
             .notes
             .push(format!("directories: {} entries", self.entries.len()));
         Ok(())
+    }
+
+    /// Checks a directory's index against its entries (`slots`: slot ->
+    /// name): the header and every table block decode, exactly the table
+    /// blocks of the live region are mapped, every record names the entry
+    /// at its slot by that name's hash, no slot twice, the record count is
+    /// the header's and the entries', and a lookup of every entry finds it.
+    /// The free-slot bitmap is a hint and not compared. `Ok(Err(why))` for
+    /// the first problem.
+    fn check_index(
+        &mut self,
+        index: &[Extent],
+        entry_blocks: u64,
+        slots: &BTreeMap<u32, Vec<u8>>,
+    ) -> io::Result<Result<(), String>> {
+        let mut map = BTreeMap::new();
+        for e in index {
+            for i in 0..u64::from(e.len) {
+                let at = (u64::from(e.logical) + i).saturating_sub(DIR_INDEX_BASE);
+                map.insert(at as u32, e.physical + i);
+            }
+        }
+        let mut store = IndexImage {
+            disk: &mut *self.disk,
+            map: &map,
+        };
+        let mut ix = match DirIndex::open(&mut store, entry_blocks) {
+            Ok(ix) => ix,
+            Err(e) => return e.into_problem(),
+        };
+        let h = *ix.header();
+        let live: BTreeSet<u32> = (0..1u32 << h.table_log)
+            .filter_map(|n| table_block_offset(h.live, n))
+            .collect();
+        if let Some(at) = map.keys().find(|&&at| at != 0 && !live.contains(&at)) {
+            return Ok(Err(format!(
+                "block {at} is mapped but not part of the table"
+            )));
+        }
+        let mut seen: HashMap<u32, u32> = HashMap::new();
+        let mut bad = None;
+        let r = ix.for_each_record(|rec| {
+            if bad.is_some() {
+                return Ok(());
+            }
+            match slots.get(&rec.slot) {
+                None => bad = Some(format!("a record names free slot {}", rec.slot)),
+                Some(name) if name_hash(h.seed, name) != rec.hash => {
+                    bad = Some(format!(
+                        "the record of slot {} has hash {:#x}, not its name's",
+                        rec.slot, rec.hash
+                    ))
+                }
+                Some(_) => {
+                    if seen.insert(rec.slot, rec.hash).is_some() {
+                        bad = Some(format!("two records name slot {}", rec.slot));
+                    }
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            return e.into_problem();
+        }
+        if let Some(why) = bad {
+            return Ok(Err(why));
+        }
+        let count = seen.len();
+        if count != slots.len() || u64::from(h.records) != count as u64 {
+            return Ok(Err(format!(
+                "{count} records, the header says {}, the directory has {} entries",
+                h.records,
+                slots.len()
+            )));
+        }
+        for (&slot, name) in slots {
+            match ix.lookup(name, |s| Ok(s == slot)) {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Ok(Err(format!(
+                        "a lookup of {} does not find slot {slot}",
+                        name_str(name)
+                    )))
+                }
+                Err(e) => return e.into_problem(),
+            }
+        }
+        Ok(Ok(()))
     }
 
     fn check_entry(&mut self, where_: &str, mut entry: Entry, file_type: u8) {

@@ -39,11 +39,13 @@ use std::fmt::Write as _;
 
 use delafs::shared::crc32c::crc32c;
 use delafs::shared::format::{
-    decode_dirent, inode_slot, walk_extents, Extent, Geometry, Inode, Superblock, Visit,
-    BLOCK_CSUM_OFFSET, BLOCK_SIZE, CHAIN_EXTENTS, CHAIN_MAGIC, COMPAT_SUPPORTED, DIRENTS_PER_BLOCK,
-    DIRENT_SIZE, DT_DIR, DT_LNK, DT_REG, EXTENT_UNWRITTEN, INCOMPAT_SUPPORTED, INCOMPAT_UNWRITTEN,
-    INLINE_EXTENTS, INODE_CSUM_OFFSET, INODE_SIZE, MAX_EXTENT_LEN, MAX_NAME_LEN,
-    RO_COMPAT_SUPPORTED, S_IFDIR, S_IFLNK, S_IFREG,
+    decode_dirent, encode_dirent, index_bitmap_test, inode_slot, table_block_offset, table_record,
+    walk_extents_of, Block, DirIndex, Extent, Geometry, IndexError, IndexHeader, IndexStore, Inode,
+    Record, Superblock, Visit, BLOCK_CSUM_OFFSET, BLOCK_SIZE, CHAIN_EXTENTS, CHAIN_MAGIC,
+    COMPAT_SUPPORTED, DIRENTS_PER_BLOCK, DIRENT_SIZE, DIR_INDEX_BASE, DT_DIR, DT_LNK, DT_REG,
+    EXTENT_UNWRITTEN, INCOMPAT_SUPPORTED, INCOMPAT_UNWRITTEN, INDEX_MAGIC, INLINE_EXTENTS,
+    INODE_CSUM_OFFSET, INODE_SIZE, MAX_ENTRY_BLOCKS, MAX_EXTENT_LEN, MAX_NAME_LEN, MAX_TABLE_LOG,
+    RECORDS_PER_TABLE_BLOCK, RO_COMPAT_SUPPORTED, S_IFDIR, S_IFLNK, S_IFREG,
 };
 
 use super::builder::{ImageBuilder, ROOT};
@@ -232,9 +234,10 @@ impl Layout {
                 Some(inode) => {
                     let mut extents = Vec::new();
                     let mut chain = Vec::new();
-                    walk_extents(
+                    walk_extents_of(
                         &geo,
                         &inode,
+                        sb.features.dir_index(),
                         |block, f| {
                             f(disk.block(block));
                             Ok::<_, Infallible>(())
@@ -263,7 +266,12 @@ impl Layout {
         let mut dirents = Vec::new();
         let mut free_slots = Vec::new();
         for f in files.values().filter(|f| f.inode.is_dir()) {
-            for e in &f.extents {
+            // Entry blocks only: an index is past them.
+            for e in f
+                .extents
+                .iter()
+                .filter(|e| u64::from(e.logical) < DIR_INDEX_BASE)
+            {
                 for blk in e.physical..e.physical_end() {
                     if blk >= disk_blocks(disk) {
                         return Err(format!("seed directory {}: block outside", f.ino));
@@ -687,6 +695,7 @@ fn apply_one(disk: &mut MemDisk, geo: &Geometry, t: &[String]) -> Result<(), Str
                 r,
             )
         }
+        ["index", rest @ ..] => return apply_index_one(disk, geo, rest, value),
         ["chain", b, rest @ ..] => {
             let start = block_start(disk, parse_num(b)?)?;
             let r = match rest {
@@ -1559,4 +1568,626 @@ pub fn load(path: &std::path::Path) -> std::io::Result<MemDisk> {
     let mut data = std::fs::read(path)?;
     data.truncate(data.len() / BLOCK_SIZE * BLOCK_SIZE);
     Ok(MemDisk { data })
+}
+
+// ---------------------------------------------------------------------------
+// The dirindex family: a seed with an indexed directory
+// ---------------------------------------------------------------------------
+
+/// The family that mutates a directory index. It has its own seed
+/// ([`build_dirindex_seed`]) and campaign ([`generate_dirindex`]), and is
+/// not in [`FAMILIES`]: that list picks every image's families, so adding
+/// to it would change the images of every existing campaign seed.
+pub const DIRINDEX_FAMILY: &str = "dirindex";
+
+/// Names in the indexed directory of the dirindex seed, before some are
+/// removed to leave free slots between used ones.
+pub const DIRINDEX_NAMES: u32 = 400;
+
+/// The hash seed of the dirindex seed's index.
+const DIRINDEX_HASH_SEED: u32 = 0x5eed_d1c5;
+
+/// Header fields of an index (its block at offset 0): `index D FIELD = V`.
+const INDEX_FIELDS: &[(&str, usize, usize)] = &[
+    ("magic", 0, 4),
+    ("version", 4, 4),
+    ("seed", 8, 4),
+    ("log", 12, 1),
+    ("live", 13, 1),
+    ("reserved", 14, 2),
+    ("records", 16, 4),
+    ("entry_blocks", 20, 4),
+    ("reserved2", 24, 8),
+    ("csum", BLOCK_CSUM_OFFSET, 4),
+];
+
+/// Fields of an index table block: `index D at A FIELD = V`.
+const TABLE_FIELDS: &[(&str, usize, usize)] = &[
+    ("magic", 0, 4),
+    ("self", 4, 4),
+    ("tail", 4088, 4),
+    ("csum", BLOCK_CSUM_OFFSET, 4),
+];
+
+const INDEX_BITMAP_AT: usize = 32;
+const TABLE_RECORDS_AT: usize = 8;
+
+/// An index in memory, for building the seed's.
+struct MemIndex(BTreeMap<u32, Box<Block>>);
+
+impl IndexStore for MemIndex {
+    type Error = IndexError;
+
+    fn read<R>(&mut self, at: u32, f: impl FnOnce(&Block) -> R) -> Result<R, IndexError> {
+        self.0.get(&at).map(|b| f(b)).ok_or(IndexError::BadMagic)
+    }
+
+    fn write<R>(&mut self, at: u32, f: impl FnOnce(&mut Block) -> R) -> Result<R, IndexError> {
+        self.0
+            .get_mut(&at)
+            .map(|b| f(b))
+            .ok_or(IndexError::BadMagic)
+    }
+
+    fn alloc(&mut self, at: u32) -> Result<(), IndexError> {
+        self.0.insert(at, Box::new([0; BLOCK_SIZE]));
+        Ok(())
+    }
+
+    fn free(&mut self, at: u32) -> Result<(), IndexError> {
+        self.0.remove(&at);
+        Ok(())
+    }
+}
+
+/// `extents` with neighbours that continue each other merged.
+fn merge_extents(extents: &[Extent]) -> Vec<Extent> {
+    let mut out: Vec<Extent> = Vec::new();
+    for e in extents {
+        if let Some(last) = out.last_mut() {
+            if !last.unwritten
+                && !e.unwritten
+                && last.logical_end() == u64::from(e.logical)
+                && last.physical_end() == e.physical
+                && last.len + e.len <= MAX_EXTENT_LEN
+            {
+                last.len += e.len;
+                continue;
+            }
+        }
+        out.push(*e);
+    }
+    out
+}
+
+/// The dirindex seed (deterministic): forty files in the root, a directory
+/// `big` of [`DIRINDEX_NAMES`] hard links to them, every 37th from the
+/// 45th removed (free slots between used ones, and in the last block),
+/// with its index as the kernel keeps it: a two-block table in region 1
+/// (it grew once), the free-slot bitmap naming the blocks with free slots.
+/// `big`'s entry blocks, index header and table are three inline extents.
+/// A small directory `d1` with a file and a file `frag` with an extent
+/// chain block are more metadata to point at.
+/// fsck finds it clean.
+pub fn build_dirindex_seed() -> MemDisk {
+    let mut b = ImageBuilder::new(SEED_BLOCKS, SEED_INODES);
+    let mut targets = Vec::new();
+    for i in 0..40u32 {
+        let e = b.data_extent(0, 1);
+        let size = 200 + u64::from(i) * 91;
+        targets.push(file(&mut b, ROOT, &format!("t{i:02}"), size, &[e]));
+    }
+    let d1 = b.create_dir(ROOT, "d1");
+    let e = b.data_extent(0, 1);
+    file(&mut b, d1, "a", 3000, &[e]);
+    // 20 extents with holes between: 8 inline, 12 in a chain block.
+    let frag: Vec<Extent> = (0..20).map(|i| b.data_extent(2 * i, 1)).collect();
+    file(&mut b, ROOT, "frag", 40 * BLOCK_SIZE as u64, &frag);
+    let big = b.create_dir(ROOT, "big");
+    for i in 0..DIRINDEX_NAMES {
+        let t = targets[(i % 40) as usize];
+        b.link(big, &format!("n{i:03}"), t);
+    }
+    for i in (45..DIRINDEX_NAMES).step_by(37) {
+        let name = format!("n{i:03}");
+        if let Some((blk, slot)) = b.find_entry(big, &name) {
+            let _ = encode_dirent(b.block_mut(blk), slot, None);
+            b.update_inode(targets[(i % 40) as usize], |t| t.nlink -= 1);
+        }
+    }
+    let entry = merge_extents(&b.extents(big));
+    b.set_extents(big, &entry);
+    // The entries by slot, and which blocks have a free one.
+    let mut names = Vec::new();
+    let mut free_blocks = Vec::new();
+    for e in &entry {
+        for i in 0..e.len {
+            let lblk = e.logical + i;
+            let mut free = false;
+            for s in 0..DIRENTS_PER_BLOCK {
+                match decode_dirent(b.block(e.physical + u64::from(i)), s) {
+                    Ok(Some(d)) => {
+                        names.push((lblk * DIRENTS_PER_BLOCK as u32 + s as u32, d.name.to_vec()))
+                    }
+                    _ => free = true,
+                }
+            }
+            if free {
+                free_blocks.push(lblk);
+            }
+        }
+    }
+    let entry_blocks: u32 = entry.iter().map(|e| e.len).sum();
+    let mut store = MemIndex(BTreeMap::new());
+    let mut ix = DirIndex::create(&mut store, DIRINDEX_HASH_SEED, entry_blocks)
+        .expect("index of the dirindex seed");
+    for (slot, name) in &names {
+        ix.insert(name, *slot).expect("index insert");
+    }
+    for k in free_blocks {
+        ix.set_block_free(k, true).expect("index bitmap");
+    }
+    ix.finish().expect("index finish");
+    // Consecutive offsets in consecutive blocks: one extent each run.
+    let mut all = entry;
+    let mut run: Option<(u32, u32)> = None;
+    let offsets: Vec<u32> = store.0.keys().copied().collect();
+    let flush = |b: &mut ImageBuilder, run: (u32, u32), all: &mut Vec<Extent>| {
+        let logical = DIR_INDEX_BASE as u32 + run.0;
+        let e = b.data_extent(logical, run.1);
+        for i in 0..run.1 {
+            if let Some(src) = store.0.get(&(run.0 + i)) {
+                b.block_mut(e.physical + u64::from(i))
+                    .copy_from_slice(&src[..]);
+            }
+        }
+        all.push(e);
+    };
+    for at in offsets {
+        run = match run {
+            Some((first, len)) if first + len == at => Some((first, len + 1)),
+            Some(r) => {
+                flush(&mut b, r, &mut all);
+                Some((at, 1))
+            }
+            None => Some((at, 1)),
+        };
+    }
+    if let Some(r) = run {
+        flush(&mut b, r, &mut all);
+    }
+    b.set_extents(big, &all);
+    b.disk
+}
+
+/// The indexed directory of a (valid) dirindex seed, for picking targets.
+#[derive(Clone, Debug)]
+pub struct IndexInfo {
+    /// The directory.
+    pub dir: u32,
+    /// Its header as decoded.
+    pub header: IndexHeader,
+    /// Offsets (from [`DIR_INDEX_BASE`]) of the live table's blocks.
+    pub table: Vec<u32>,
+    /// Used records: block offset, position, record.
+    pub records: Vec<(u32, usize, Record)>,
+    /// Empty records: block offset, position.
+    pub empty: Vec<(u32, usize)>,
+    /// Used entry slots.
+    pub used_slots: Vec<u32>,
+    /// Free entry slots below the size.
+    pub free_slots: Vec<u32>,
+    /// Inline extent numbers of the directory's entry blocks, index
+    /// header and table (in that order), as extents.
+    pub extents: Vec<(usize, Extent)>,
+    /// Entry blocks whose bitmap bit is set.
+    pub free_bits: Vec<u32>,
+}
+
+impl IndexInfo {
+    /// Finds the first directory of `l` with an index and reads it.
+    pub fn scan(disk: &MemDisk, l: &Layout) -> Result<Self, String> {
+        let f = l
+            .dirs()
+            .into_iter()
+            .find(|f| {
+                f.extents
+                    .iter()
+                    .any(|e| u64::from(e.logical) >= DIR_INDEX_BASE)
+            })
+            .ok_or("no indexed directory")?;
+        let phys = |at: u32| {
+            let lblk = DIR_INDEX_BASE + u64::from(at);
+            f.extents
+                .iter()
+                .find(|e| u64::from(e.logical) <= lblk && lblk < e.logical_end())
+                .map(|e| e.physical + (lblk - u64::from(e.logical)))
+                .ok_or(format!("index block {at} not mapped"))
+        };
+        let hb = disk.block(phys(0)?);
+        let header = IndexHeader::decode(hb).map_err(|e| format!("seed index: {e}"))?;
+        let free_bits = (0..header.entry_blocks)
+            .filter(|&k| index_bitmap_test(hb, k))
+            .collect();
+        let table: Vec<u32> = (0..1u32 << header.table_log)
+            .filter_map(|n| table_block_offset(header.live, n))
+            .collect();
+        let mut records = Vec::new();
+        let mut empty = Vec::new();
+        for &at in &table {
+            let blk = disk.block(phys(at)?);
+            for p in 0..RECORDS_PER_TABLE_BLOCK {
+                match table_record(blk, p) {
+                    Some(r) => records.push((at, p, r)),
+                    None => empty.push((at, p)),
+                }
+            }
+        }
+        let mut used_slots = Vec::new();
+        let mut free_slots = Vec::new();
+        for e in f
+            .extents
+            .iter()
+            .filter(|e| u64::from(e.logical) < DIR_INDEX_BASE)
+        {
+            for i in 0..e.len {
+                let base = (e.logical + i) * DIRENTS_PER_BLOCK as u32;
+                for s in 0..DIRENTS_PER_BLOCK {
+                    match decode_dirent(disk.block(e.physical + u64::from(i)), s) {
+                        Ok(Some(_)) => used_slots.push(base + s as u32),
+                        _ => free_slots.push(base + s as u32),
+                    }
+                }
+            }
+        }
+        let extents = f
+            .extents
+            .iter()
+            .copied()
+            .enumerate()
+            .take(INLINE_EXTENTS)
+            .collect();
+        Ok(Self {
+            dir: f.ino,
+            header,
+            table,
+            records,
+            empty,
+            used_slots,
+            free_slots,
+            extents,
+            free_bits,
+        })
+    }
+}
+
+/// The disk block of offset `at` of directory `dir`'s index, from its
+/// extents on `disk` as they are now.
+fn index_block(disk: &MemDisk, geo: &Geometry, dir: u64, at: u64) -> Result<u64, String> {
+    let (blk, slot) = geo
+        .inode_location(dir)
+        .ok_or_else(|| format!("no inode {dir}"))?;
+    let raw = inode_slot(disk.block(blk), slot).ok_or("inode slot")?;
+    let inode = Inode::decode(raw)
+        .map_err(|e| format!("inode {dir}: {e}"))?
+        .ok_or_else(|| format!("inode {dir} is free"))?;
+    let lblk = DIR_INDEX_BASE.saturating_add(at);
+    let mut found = None;
+    let _ = walk_extents_of(
+        geo,
+        &inode,
+        true,
+        |b, f| {
+            if b < disk_blocks(disk) {
+                f(disk.block(b));
+            }
+            Ok::<_, Infallible>(())
+        },
+        |visit| {
+            if let Visit::Extent(e) = visit {
+                if u64::from(e.logical) <= lblk && lblk < e.logical_end() {
+                    found = Some(e.physical + (lblk - u64::from(e.logical)));
+                }
+            }
+            Ok(())
+        },
+    );
+    found.ok_or_else(|| format!("directory {dir}: index block {at} is not mapped"))
+}
+
+/// `index D ...` (tokens after `index`, the value): see [`apply_index`].
+fn apply_index_one(
+    disk: &mut MemDisk,
+    geo: &Geometry,
+    lhs: &[&str],
+    value: &str,
+) -> Result<(), String> {
+    let csum_field = lhs.last() == Some(&"csum");
+    let [d, rest @ ..] = lhs else {
+        return Err("index: no directory".to_string());
+    };
+    let dir = parse_num(d)?;
+    let (at, rest) = match rest {
+        ["at", a, rest @ ..] => (parse_num(a)?, rest),
+        _ => (0, rest),
+    };
+    let start = block_start(disk, index_block(disk, geo, dir, at)?)?;
+    match rest {
+        ["bit", k] if at == 0 => {
+            let k = parse_num(k)? as usize;
+            let byte = start + INDEX_BITMAP_AT + k / 8;
+            if byte >= start + BLOCK_CSUM_OFFSET {
+                return Err(format!("bitmap bit {k} is past the header"));
+            }
+            match parse_num(value)? {
+                0 => disk.data[byte] &= !(1 << (k % 8)),
+                _ => disk.data[byte] |= 1 << (k % 8),
+            }
+        }
+        ["record", p, f @ ..] if at != 0 => {
+            let p = parse_num(p)? as usize;
+            if p >= RECORDS_PER_TABLE_BLOCK {
+                return Err(format!("record {p} of {RECORDS_PER_TABLE_BLOCK}"));
+            }
+            let r = start + TABLE_RECORDS_AT + p * 8;
+            match f {
+                ["hash"] => put(disk, r, 4, parse_num(value)?)?,
+                ["slot"] => put(
+                    disk,
+                    r + 4,
+                    4,
+                    parse_num(value)?.wrapping_add(1) & 0xffff_ffff,
+                )?,
+                [] if value == "empty" => {
+                    put(disk, r, 4, 0)?;
+                    put(disk, r + 4, 4, 0)?;
+                }
+                [] => {
+                    let parts = split_commas(value);
+                    let [h, s] = parts.as_slice() else {
+                        return Err(format!("record {value:?} is not HASH,SLOT or empty"));
+                    };
+                    put(disk, r, 4, parse_num(h)?)?;
+                    put(disk, r + 4, 4, parse_num(s)?.wrapping_add(1) & 0xffff_ffff)?;
+                }
+                _ => return Err(format!("bad record mutation {f:?}")),
+            }
+        }
+        [f] => {
+            let table = if at == 0 { INDEX_FIELDS } else { TABLE_FIELDS };
+            let (off, width) = field(table, f)?;
+            put(disk, start + off, width, parse_num(value)?)?;
+        }
+        _ => return Err(format!("bad index mutation {:?}", lhs.join(" "))),
+    }
+    if !csum_field {
+        fix(
+            disk,
+            &Csum::At {
+                start,
+                len: BLOCK_SIZE,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// One mutation of the dirindex family, on the dirindex seed `l` with its
+/// index `ix`.
+pub fn gen_dirindex(rng: &mut Rng, l: &Layout, ix: &IndexInfo) -> String {
+    let d = ix.dir;
+    let h = &ix.header;
+    let entry_slots = h.entry_slots();
+    let pick_rec = |rng: &mut Rng| rng.pick(&ix.records);
+    let rec_at = |at: u32, p: usize| format!("index {d} at {at} record {p}");
+    match rng.below(17) {
+        0 => {
+            let v = rng.pick(&[
+                0,
+                u64::from(h.table_log) + 1,
+                u64::from(h.table_log).wrapping_sub(1) & 0xff,
+                u64::from(MAX_TABLE_LOG),
+                u64::from(MAX_TABLE_LOG) + 1,
+                255,
+            ]);
+            format!("index {d} log = {v} [table size]")
+        }
+        1 => {
+            let v = rng.pick(&[
+                0,
+                u64::from(h.records) + 1,
+                u64::from(h.records) - 1,
+                u64::from(h.slots() / 2),
+                u64::from(h.slots() / 2) + 1,
+                u64::from(u32::MAX),
+            ]);
+            format!("index {d} records = {}", hex(v))
+        }
+        2 => {
+            let v = rng.pick(&[u64::from(h.live ^ 1), 2, 255]);
+            format!("index {d} live = {v}")
+        }
+        3 => {
+            let v = if rng.chance(1, 2) {
+                u64::from(h.seed ^ 1)
+            } else {
+                rng.next_u64() & 0xffff_ffff
+            };
+            format!("index {d} seed = {}", hex(v))
+        }
+        4 => {
+            let v = rng.pick(&[
+                0,
+                u64::from(h.entry_blocks) + 1,
+                u64::from(h.entry_blocks) - 1,
+                u64::from(MAX_ENTRY_BLOCKS) + 1,
+                u64::from(u32::MAX),
+            ]);
+            format!("index {d} entry_blocks = {}", hex(v))
+        }
+        5 => match rng.below(3) {
+            0 if !ix.free_bits.is_empty() => {
+                format!("index {d} bit {} = 0 [hint only]", rng.pick(&ix.free_bits))
+            }
+            1 => {
+                let full: Vec<u32> = (0..h.entry_blocks)
+                    .filter(|k| !ix.free_bits.contains(k))
+                    .collect();
+                match full.is_empty() {
+                    true => format!("index {d} bit 0 = 1"),
+                    false => format!(
+                        "index {d} bit {} = 1 [a full block, hint only]",
+                        rng.pick(&full)
+                    ),
+                }
+            }
+            _ => {
+                let k = h.entry_blocks + rng.below(20) as u32;
+                format!("index {d} bit {k} = 1 [past the entry blocks]")
+            }
+        },
+        6 => {
+            let (f, v) = rng.pick(&[
+                ("magic", 0u64),
+                ("version", 2),
+                ("version", 0),
+                ("reserved", 1),
+                ("reserved2", 1 << 40),
+            ]);
+            format!("index {d} {f} = {}", hex(v))
+        }
+        7 => {
+            let (at, p, _) = pick_rec(rng);
+            let v = rng.pick(&[
+                u64::from(entry_slots),
+                u64::from(entry_slots) + 1,
+                u64::from(entry_slots) + DIRENTS_PER_BLOCK as u64,
+                0x7fff_ffff,
+                u64::from(u32::MAX) - 1,
+            ]);
+            format!("{} slot = {} [past the entries]", rec_at(at, p), hex(v))
+        }
+        8 => {
+            let (at, p, _) = pick_rec(rng);
+            let v = rng.pick(&ix.free_slots);
+            format!("{} slot = {v} [a free slot]", rec_at(at, p))
+        }
+        9 => {
+            let (at, p, r) = pick_rec(rng);
+            let other: Vec<u32> = ix
+                .used_slots
+                .iter()
+                .copied()
+                .filter(|&s| s != r.slot)
+                .collect();
+            format!(
+                "{} slot = {} [another name's slot]",
+                rec_at(at, p),
+                rng.pick(&other)
+            )
+        }
+        10 => {
+            let (_, _, r) = pick_rec(rng);
+            let (at, p) = rng.pick(&ix.empty);
+            format!(
+                "{} = {},{} [duplicated record]",
+                rec_at(at, p),
+                hex(u64::from(r.hash)),
+                r.slot
+            )
+        }
+        11 => {
+            let (at, p, r) = pick_rec(rng);
+            let v = match rng.below(3) {
+                0 => r.hash ^ 1,
+                1 => r.hash ^ 0x8000_0000,
+                _ => rng.next_u64() as u32,
+            };
+            format!(
+                "{} hash = {} [hash changed]",
+                rec_at(at, p),
+                hex(u64::from(v))
+            )
+        }
+        12 => {
+            let (at, p, _) = pick_rec(rng);
+            format!("{} = empty [record removed]", rec_at(at, p))
+        }
+        13 => {
+            let (at, p) = rng.pick(&ix.empty);
+            format!(
+                "{} hash = {} [empty record with a hash]",
+                rec_at(at, p),
+                hex(1 + rng.below(0xffff))
+            )
+        }
+        14 => {
+            let at = rng.pick(&ix.table);
+            let (f, v) = rng.pick(&[
+                ("self", u64::from(at) + 1),
+                ("self", 0),
+                ("magic", u64::from(INDEX_MAGIC)),
+                ("tail", 1),
+            ]);
+            format!("index {d} at {at} {f} = {}", hex(v))
+        }
+        15 => {
+            // Index blocks unmapped: the header's or the table's extent
+            // dropped, or the table shortened.
+            let idx: Vec<(usize, Extent)> = ix
+                .extents
+                .iter()
+                .copied()
+                .filter(|(_, e)| u64::from(e.logical) >= DIR_INDEX_BASE)
+                .collect();
+            let (k, e) = rng.pick(&idx);
+            if e.len > 1 && rng.chance(1, 2) {
+                format!(
+                    "inode {d} extent {k} len = {} [a table block unmapped]",
+                    e.len - 1
+                )
+            } else {
+                format!("inode {d} extent_count = {k} [index extents {k}.. unmapped]")
+            }
+        }
+        _ => {
+            // Index blocks mapped over other metadata or data.
+            let idx: Vec<(usize, Extent)> = ix
+                .extents
+                .iter()
+                .copied()
+                .filter(|(_, e)| u64::from(e.logical) >= DIR_INDEX_BASE)
+                .collect();
+            let (k, _) = rng.pick(&idx);
+            let (v, why) = block_ref(rng, l, d);
+            format!("inode {d} extent {k} physical = {} [over {why}]", hex(v))
+        }
+    }
+}
+
+/// The spec of dirindex image `index` of campaign `seed` on the dirindex
+/// seed: 1 to 3 index mutations, prefixed `dirindex:`. Index mutations go
+/// before inode ones (they find the index through the inode's extents).
+pub fn generate_dirindex(seed: u64, index: u64, l: &Layout, ix: &IndexInfo) -> String {
+    // A distinct stream: image i of the family is not image i of the
+    // classic campaign.
+    let mut rng = Rng::for_image(seed ^ 0xd1d1_d1d1_0000_0000, index);
+    let n = match rng.below(20) {
+        0..=13 => 1,
+        14..=17 => 2,
+        _ => 3,
+    };
+    let mut muts: Vec<String> = (0..n).map(|_| gen_dirindex(&mut rng, l, ix)).collect();
+    muts.sort_by_key(|m| m.starts_with("inode"));
+    format!("{DIRINDEX_FAMILY}: {}", muts.join(" ; "))
+}
+
+/// The seed a spec applies to: the dirindex seed for a `dirindex:` spec,
+/// the classic one otherwise.
+pub fn seed_for(spec: &str) -> MemDisk {
+    if family(spec) == Some(DIRINDEX_FAMILY) {
+        build_dirindex_seed()
+    } else {
+        build_seed()
+    }
 }
