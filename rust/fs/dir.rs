@@ -209,8 +209,10 @@ fn add_entry(dir: &DInode, name: &[u8], ino: u64, dtype: u8) -> Result {
     if add_linear(dir, name, ino, dtype, false)? {
         return Ok(());
     }
+    // Only past the first block: an empty directory (no block yet) gets
+    // its first block linearly, and small directories stay linear.
     if dir.super_block().data().features.dir_index()
-        && dir_blocks(dir) < u64::from(MAX_ENTRY_BLOCKS)
+        && (1..u64::from(MAX_ENTRY_BLOCKS)).contains(&dir_blocks(dir))
     {
         build_index(dir)?;
         return add_indexed(dir, name, ino, dtype).map_err(|e| dir_index::errno(dir, e));

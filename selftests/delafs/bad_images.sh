@@ -375,9 +375,10 @@ upgrade_then_mount() {
 }
 check "fsck.delafs --upgrade, then the old image mounts with its files" upgrade_then_mount
 
-fresh_image; patch_sb 108:I:3
+# Bits 0 (unwritten) and 1 (directory index) are known; bit 2 is not.
+fresh_image; patch_sb 108:I:7
 try_mount "an unknown incompat feature bit" "wrong fs type\|Invalid argument" \
-	"unsupported incompatible features: 0x2"
+	"unsupported incompatible features: 0x4"
 
 # An unknown ro_compat bit: read-only works, read-write does not (EROFS),
 # neither at mount nor by a remount.
