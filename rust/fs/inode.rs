@@ -221,9 +221,14 @@ pub(super) fn evict(inode: &DInode) {
     // The slot is cleared on disk, and waited for, before the blocks are
     // free: another file that gets them and writes its data there must not
     // be readable through this inode after an unclean shutdown (see
-    // `remove_blocks_filtered` in file.rs).
+    // `remove_blocks_filtered` in file.rs). An inode that maps no block and
+    // has no chain frees nothing another file could write into, so its slot
+    // is only dirtied: after a crash it is at worst an orphan inode, which
+    // fsck frees. That is the common unlink, of an empty file, which then
+    // waits for no disk write.
+    let holds_blocks = state.map.extent_count() != 0 || !state.chain.is_empty();
     let freed = unlinked
-        && match disk::clear_inode(sb, &fs.geo, inode.ino(), true) {
+        && match disk::clear_inode(sb, &fs.geo, inode.ino(), holds_blocks) {
             Ok(()) => true,
             Err(e) => {
                 fs_err!(
