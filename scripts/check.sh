@@ -72,14 +72,18 @@ rm -f "$results/scratch.img" "$results/scratch-xfs.img"
 # and redzones on every slab object: give that flavour 3 GiB instead of 2.
 # Under KASAN + kmemleak, TCG runs ACPI's _PRT so slowly that the AML loop
 # times out and the virtio devices get no IRQ: route PCI IRQs without ACPI.
-mem=2G
+# Everything runs several times slower there (TCG, a shadow check on every
+# access, a stack saved on every slab call): the per-test (kselftest), per-image
+# (fuzz_images.sh) and whole-guest limits grow with it.
+mem=2G guest_timeout=7200
 if [[ $flavour == kasan ]]; then
-	mem=3G
+	mem=3G guest_timeout=${KASAN_GUEST_TIMEOUT:-21600}
 	export DELAFS_APPEND="acpi=noirq${DELAFS_APPEND:+ $DELAFS_APPEND}"
+	guest_env+=(FUZZ_EXERCISE_SECS=900 FUZZ_FSCK_SECS=300 kselftest_override_timeout=7200)
 fi
 truncate -s 256M "$results/scratch.img"
 truncate -s 512M "$results/scratch-xfs.img"
-qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$results/guest" --timeout 7200 --mem "$mem" \
+qemu-image/run-guest --kernel "$kdir/arch/x86/boot/bzImage" --out "$results/guest" --timeout "$guest_timeout" --mem "$mem" \
 	--disk "$results/scratch.img" --disk "$results/scratch-xfs.img" \
 	-- "${guest_env[@]}" "$top/build/kselftest/run_kselftest.sh" $only | tee "$tap/kselftests.tap" || true
 # Kernel reports a test declared as expected (one regex a line).

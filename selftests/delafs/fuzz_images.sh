@@ -30,6 +30,9 @@ IMAGES=${FUZZ_IMAGES:-100}
 DI_IMAGES=${FUZZ_DIRINDEX_IMAGES:-$(((IMAGES + 2) / 3))}
 SEED=${FUZZ_SEED:-1}
 MAX_LINES=${FUZZ_MAX_KERNEL_LINES:-20}
+# Per-image limits; a slow kernel (the kasan flavour) raises them.
+EXERCISE_SECS=${FUZZ_EXERCISE_SECS:-120}
+FSCK_SECS=${FUZZ_FSCK_SECS:-60}
 WORK=/tmp/fuzz-images
 FAILDIR=/tmp/results/fuzz-failures
 REPORT_RE='WARNING:|BUG:|Oops|general protection|kernel BUG|Call Trace|panicked|UBSAN|KASAN|hung_task|blocked for more than|soft lockup|rcu.*stall'
@@ -59,7 +62,7 @@ mnt_cleanup() {
 # kernel log is read once (dmesg -c) and filtered with bash alone.
 # exercise: the workload on the mounted image (fuzz.delafs runs xfs_io).
 exercise() {
-	timeout -s KILL 120 "$FUZZ" --exercise "$MNT" || echo "fuzz.delafs --exercise: exit $?"
+	timeout -s KILL "$EXERCISE_SECS" "$FUZZ" --exercise "$MNT" || echo "fuzz.delafs --exercise: exit $?"
 }
 
 # run_image NAME FAMILY IMG SPEC: one image (mounted itself; fsck sees it
@@ -68,13 +71,13 @@ exercise() {
 run_image() {
 	local name=$1 fam=$2 img=$3 spec=$4 frc mrc=1 out why=() klog report= lines=0 line
 	echo "# image $name: $spec"
-	timeout -s KILL 60 "$FSCK" -n "$img" >"$WORK/fsck.out" 2>&1
+	timeout -s KILL "$FSCK_SECS" "$FSCK" -n "$img" >"$WORK/fsck.out" 2>&1
 	frc=$?
 	if mount -t delafs -o loop "$img" "$MNT" 2>"$WORK/mount.err"; then
 		mrc=0
 		out=$(exercise 2>&1)
 		[[ $out == exercise:* ]] || printf '%s\n' "$out" | sed 's/^/#   /'
-		# 137: killed by the timeout (120 s for a 4 MiB image), or a crash.
+		# 137: killed by the timeout (EXERCISE_SECS), or a crash.
 		[[ $out == *"--exercise: exit "* ]] && why+=("workload failed or timed out (exit ${out##*--exercise: exit })")
 		if ! umount "$MNT" 2>"$WORK/umount.err"; then
 			why+=("umount failed: $(<"$WORK/umount.err")")
