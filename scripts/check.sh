@@ -77,7 +77,7 @@ rm -f "$results/scratch.img" "$results/scratch-xfs.img"
 # (fuzz_images.sh) and whole-guest limits grow with it.
 mem=2G guest_timeout=7200
 if [[ $flavour == kasan ]]; then
-	mem=3G guest_timeout=${KASAN_GUEST_TIMEOUT:-21600}
+	mem=3G guest_timeout=21600
 	export DELAFS_APPEND="acpi=noirq${DELAFS_APPEND:+ $DELAFS_APPEND}"
 	guest_env+=(FUZZ_EXERCISE_SECS=900 FUZZ_FSCK_SECS=300 kselftest_override_timeout=7200)
 fi
