@@ -541,6 +541,10 @@ impl IomapOperations for Delafs {
         // Read under the same lock as the mapping: any later change of the
         // map (writeback allocating or converting, a punch) makes it stale.
         m.cookie = state.map.generation();
+        drop(state);
+        if kind == IoKind::BufferedWrite {
+            release::after_write_mapping(inode.ino());
+        }
         Ok(m)
     }
 

@@ -10,7 +10,9 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
 
-use super::release::{COUNTERS, DELAY_INO, MAX_SEEK_DELAY_US, RELEASE_MODE, SEEK_DELAY_US};
+use super::release::{
+    COUNTERS, DELAY_INO, MAP_DELAY_US, MAX_SEEK_DELAY_US, RELEASE_MODE, SEEK_DELAY_US,
+};
 use crate::shared::knob::{mode_name, parse_mode, parse_u32, KnobError};
 use crate::shared::release::Mode;
 use crate::vfs::debugfs::{Dir, FileSpec, Text};
@@ -59,6 +61,19 @@ fn store_delay(input: &[u8]) -> Result {
     Ok(())
 }
 
+fn show_map_delay(out: &mut Text) -> Result {
+    line(
+        out,
+        format_args!("{}\n", MAP_DELAY_US.load(Ordering::Relaxed)),
+    )
+}
+
+fn store_map_delay(input: &[u8]) -> Result {
+    let us = parse_u32(input, MAX_SEEK_DELAY_US).map_err(knob_error)?;
+    MAP_DELAY_US.store(us, Ordering::Relaxed);
+    Ok(())
+}
+
 fn show_delay_ino(out: &mut Text) -> Result {
     line(out, format_args!("{}\n", DELAY_INO.load(Ordering::Relaxed)))
 }
@@ -94,6 +109,10 @@ static SEEK_DELAY_FILE: FileSpec = FileSpec {
     show: show_delay,
     store: Some(store_delay),
 };
+static MAP_DELAY_FILE: FileSpec = FileSpec {
+    show: show_map_delay,
+    store: Some(store_map_delay),
+};
 static DELAY_INO_FILE: FileSpec = FileSpec {
     show: show_delay_ino,
     store: Some(store_delay_ino),
@@ -108,6 +127,7 @@ static PUNCHED_BYTES: FileSpec = counter_file!(punched_bytes);
 static EVICT_LEAKED_BLOCKS: FileSpec = counter_file!(evict_leaked_blocks);
 static DIO_COMPLETIONS_IN_DELAY: FileSpec = counter_file!(dio_completions_in_delay);
 static STALE_MAPPINGS: FileSpec = counter_file!(stale_mappings);
+static MAP_DELAYS: FileSpec = counter_file!(map_delays);
 static UNWRITTEN_CONVERTED_BLOCKS: FileSpec = counter_file!(unwritten_converted_blocks);
 
 /// Creates the knobs and counters in `dir`.
@@ -116,6 +136,7 @@ pub(crate) fn register(dir: &Dir) -> Result {
     dir.file(c_str!("release_mode"), &RELEASE_MODE_FILE)?;
     dir.file(c_str!("seek_delay_us"), &SEEK_DELAY_FILE)?;
     dir.file(c_str!("delay_ino"), &DELAY_INO_FILE)?;
+    dir.file(c_str!("map_delay_us"), &MAP_DELAY_FILE)?;
     dir.file(c_str!("calls"), &CALLS)?;
     dir.file(c_str!("delays"), &DELAYS)?;
     dir.file(c_str!("races"), &RACES)?;
@@ -129,6 +150,7 @@ pub(crate) fn register(dir: &Dir) -> Result {
         &DIO_COMPLETIONS_IN_DELAY,
     )?;
     dir.file(c_str!("stale_mappings"), &STALE_MAPPINGS)?;
+    dir.file(c_str!("map_delays"), &MAP_DELAYS)?;
     dir.file(
         c_str!("unwritten_converted_blocks"),
         &UNWRITTEN_CONVERTED_BLOCKS,

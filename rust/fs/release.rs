@@ -21,8 +21,15 @@ pub(crate) static RELEASE_MODE: AtomicU32 = AtomicU32::new(0);
 pub(crate) static SEEK_DELAY_US: AtomicU32 = AtomicU32::new(0);
 /// `delay_ino`: only delay the release loop of this inode; 0 = any.
 pub(crate) static DELAY_INO: AtomicU64 = AtomicU64::new(0);
-/// The largest `seek_delay_us` accepted: one second.
+/// The largest `seek_delay_us` (and `map_delay_us`) accepted: one second.
 pub(crate) const MAX_SEEK_DELAY_US: u32 = 1_000_000;
+/// `map_delay_us`: sleep after `->iomap_begin` mapped a buffered write of
+/// the `delay_ino` inode, before iomap writes through the mapping; 0
+/// disarms. Writeback landing in that window makes the mapping stale, which
+/// is how an ordinary writer reaches the release loop (`iomap_valid` says
+/// no, `->iomap_end` gives back the unwritten reservation): the window is
+/// otherwise a few microseconds wide.
+pub(crate) static MAP_DELAY_US: AtomicU32 = AtomicU32::new(0);
 
 /// Counters, read through debugfs.
 pub(crate) struct Counters {
@@ -44,6 +51,8 @@ pub(crate) struct Counters {
     /// each making iomap map again, through `iomap_end` and so the release
     /// loop, as on XFS.
     pub(crate) stale_mappings: AtomicU64,
+    /// Buffered-write mappings that slept in `map_delay_us`.
+    pub(crate) map_delays: AtomicU64,
     /// Unwritten blocks marked written at I/O completion (writeback and
     /// direct writes).
     pub(crate) unwritten_converted_blocks: AtomicU64,
@@ -60,6 +69,7 @@ pub(crate) static COUNTERS: Counters = Counters {
     evict_leaked_blocks: AtomicU64::new(0),
     dio_completions_in_delay: AtomicU64::new(0),
     stale_mappings: AtomicU64::new(0),
+    map_delays: AtomicU64::new(0),
     unwritten_converted_blocks: AtomicU64::new(0),
 };
 
@@ -78,6 +88,30 @@ pub(crate) fn count_dio_completion() {
 pub(crate) fn count_stale_mapping() {
     COUNTERS.stale_mappings.fetch_add(1, Ordering::Relaxed);
 }
+
+/// The `map_delay_us` hook: called by `->iomap_begin` for a buffered
+/// write of `ino` once its mapping and cookie are taken and no lock of
+/// delafs's is held (the caller holds the inode lock, which writeback does
+/// not take).
+#[cfg(not(delafs_no_delay_hook))]
+pub(crate) fn after_write_mapping(ino: u64) {
+    // Disarmed, this is one relaxed load and a branch.
+    let delay = MAP_DELAY_US.load(Ordering::Relaxed);
+    if delay == 0 {
+        return;
+    }
+    // Unlike the seek delay this one needs an inode: a write of any file
+    // would stall every writer on the filesystem.
+    if DELAY_INO.load(Ordering::Relaxed) != ino {
+        return;
+    }
+    // Counted before sleeping, so a test can start writeback while we sleep.
+    COUNTERS.map_delays.fetch_add(1, Ordering::Relaxed);
+    crate::vfs::sleep_us(delay.into());
+}
+
+#[cfg(delafs_no_delay_hook)]
+pub(crate) fn after_write_mapping(_ino: u64) {}
 
 pub(crate) fn count_converted(blocks: u64) {
     COUNTERS

@@ -8,7 +8,7 @@
 source "$(dirname "$0")"/lib.sh
 
 ktap_print_header
-ktap_set_plan 18
+ktap_set_plan 20
 load_module
 
 value() { cat "$KNOBS/$1"; }
@@ -38,7 +38,7 @@ counters="calls delays races legacy_warnings other_warnings punches punched_byte
 for KNOBS in "$DELAFS_KNOBS" "$IOMAP_KNOBS"; do
 	export KNOBS
 	name=${KNOBS##*/}
-	[ "$name" = delafs ] && export COUNTERS="$counters evict_leaked_blocks dio_completions_in_delay unwritten_converted_blocks" || export COUNTERS=$counters
+	[ "$name" = delafs ] && export COUNTERS="$counters evict_leaked_blocks dio_completions_in_delay unwritten_converted_blocks map_delays" || export COUNTERS=$counters
 	check "$name: defaults: fixed, no delay, every inode" \
 		bash -c '[ "$(value release_mode)" = fixed ] && [ "$(value seek_delay_us)" = 0 ] && [ "$(value delay_ino)" = 0 ]'
 	check "$name: release_mode takes legacy and fixed" bash -c 'write_ok release_mode legacy && write_ok release_mode fixed'
@@ -50,6 +50,12 @@ for KNOBS in "$DELAFS_KNOBS" "$IOMAP_KNOBS"; do
 		refused seek_delay_us "abc" "-1" "+5" "1000001" "99999999999999999999" $'\n' " 5" "5 " "0x10" "1.5" "$long"
 	check "$name: delay_ino takes an inode number and 0" bash -c 'write_ok delay_ino 12 && write_ok delay_ino 0'
 	check "$name: delay_ino refuses garbage" refused delay_ino "x" "-3" "+3" "4294967296"
+	if [ "$name" = delafs ]; then
+		check "$name: map_delay_us takes 0..1000000" \
+			bash -c 'write_ok map_delay_us 1 && write_ok map_delay_us 1000000 && write_ok map_delay_us 0'
+		check "$name: map_delay_us refuses garbage, negative, huge, empty" \
+			refused map_delay_us "abc" "-1" "+5" "1000001" "99999999999999999999" $'\n' " 5" "5 " "0x10" "$long"
+	fi
 	check "$name: counters are numbers" \
 		bash -c 'for c in $COUNTERS; do [[ $(value $c) =~ ^[0-9]+$ ]] || { echo "$c: $(value $c)"; exit 1; }; done'
 	check "$name: counters refuse writes" refused races "0" "5"
