@@ -58,11 +58,11 @@ only=
 for t in ${DELAFS_TESTS:-}; do only+=" -t $t"; done
 # `make soak`: the same tests, run long.
 guest_env=(env FSX_OPS=3000 STRESS_SECS=15 NATURAL_SECS=10 STALE_SECS=${STALE_SECS:-5} FUZZ_IMAGES=${FUZZ_IMAGES:-100} ${FUZZ_DIRINDEX_IMAGES:+FUZZ_DIRINDEX_IMAGES=$FUZZ_DIRINDEX_IMAGES}
-	FUZZ_SEED=${FUZZ_SEED:-1})
+	FUZZ_SEED=${FUZZ_SEED:-1} ${NATURAL_FS:+"NATURAL_FS=$NATURAL_FS"})
 if [[ -n ${DELAFS_SOAK:-} ]]; then
 	# natural_race.sh: 6 runs of NATURAL_SECS (3 workloads x 2 filesystems).
 	guest_env=(env FSX_OPS=50000 STRESS_SECS=600 NATURAL_SECS=${NATURAL_SECS:-300} STALE_SECS=${STALE_SECS:-60}
-		FUZZ_IMAGES=${FUZZ_IMAGES:-500}
+		FUZZ_IMAGES=${FUZZ_IMAGES:-500} ${NATURAL_FS:+"NATURAL_FS=$NATURAL_FS"}
 		kselftest_override_timeout=7000)
 fi
 # The scratch disks the tests mkfs and mount: delafs (/dev/vda) and XFS

@@ -8,6 +8,9 @@
 # (`make soak` runs them long).
 # Fixed mode: races are counted, nothing may warn, all data must verify.
 # Figures go to the results share as natural-race.txt (BASELINE lines).
+# NATURAL_FS names the filesystems, "delafs xfs" by default (large folios
+# on both); "delafs4k" adds delafs with 4 KiB folios (mount -o
+# large_folios=0), the folio size the lab had before it had THP.
 source "$(dirname "$0")"/lib.sh
 require_root_and_disk
 require_xfs_disk
@@ -18,9 +21,12 @@ FIGURES=/tmp/results/natural-race.txt
 # per_min RACES SECONDS
 per_min() { awk -v r="$1" -v s="$2" 'BEGIN { printf "%.2f", (s > 0 ? r * 60 / s : 0) }'; }
 
+FILESYSTEMS=${NATURAL_FS:-delafs xfs}
+for fs in $FILESYSTEMS; do use_fs "$fs" || exit 1; done
+
 ktap_print_header
-ktap_set_plan 10
-for fs in delafs xfs; do
+ktap_set_plan $((5 * $(wc -w <<<"$FILESYSTEMS")))
+for fs in $FILESYSTEMS; do
 	use_fs "$fs"
 	fs_setup || ktap_exit_fail_msg "cannot mount a fresh $fs"
 
@@ -40,7 +46,7 @@ for fs in delafs xfs; do
 		echo "BASELINE fs=$fs workload=race_repro-$trigger delay_us=0 seconds=$secs" \
 			"races=$(field "$s" races) races_per_min=$(per_min "$(field "$s" races)" "$secs")" \
 			"warnings=$(field "$s" warnings) trials=$(field "$s" trials)" \
-			"race_trials=$(field "$s" race_trials)" | tee -a "$FIGURES" | sed 's/^/# /'
+			"race_trials=$(field "$s" race_trials) orders=$(field "$s" orders)" | tee -a "$FIGURES" | sed 's/^/# /'
 		check "$fs, race_repro $trigger for ${SECS}s without injection: every trial verified" \
 			[ -n "$(field "$s" trials)" -a "$(field "$s" verified)" = "$(field "$s" trials)" ]
 		# No SUMMARY (race_repro failed) counts as a warning too.
