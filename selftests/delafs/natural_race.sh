@@ -46,7 +46,8 @@ for fs in $FILESYSTEMS; do
 		echo "BASELINE fs=$fs workload=race_repro-$trigger delay_us=0 seconds=$secs" \
 			"races=$(field "$s" races) races_per_min=$(per_min "$(field "$s" races)" "$secs")" \
 			"warnings=$(field "$s" warnings) trials=$(field "$s" trials)" \
-			"race_trials=$(field "$s" race_trials) orders=$(field "$s" orders)" | tee -a "$FIGURES" | sed 's/^/# /'
+			"race_trials=$(field "$s" race_trials) orders=$(field "$s" orders)" \
+			"write_orders=$(field "$s" write_orders)" | tee -a "$FIGURES" | sed 's/^/# /'
 		check "$fs, race_repro $trigger for ${SECS}s without injection: every trial verified" \
 			[ -n "$(field "$s" trials)" -a "$(field "$s" verified)" = "$(field "$s" trials)" ]
 		# No SUMMARY (race_repro failed) counts as a warning too.

@@ -70,7 +70,12 @@
  * where orders are the page cache folios over the file after the first
  * trial's reads (folio_orders.h), before the write, and straddles counts
  * the direct-I/O trials whose folio over READ_AT reached into the written
- * range (the only ones that can race).
+ * range (the only ones that can race). For the other triggers the line
+ * ends with
+ *     write_orders=ORDER:FOLIOS,...
+ * the folios over the file's first WRITE_SPAN bytes once the short write
+ * has returned, summed over all trials: the folio the write dirtied and
+ * whatever the evictor left around it.
  */
 
 #include <errno.h>
@@ -98,6 +103,8 @@
 #define FILE_SIZE (4L << 20)
 #define CHUNK (64L << 10)
 #define WRITTEN 4096L
+/* What the write-side folio measurement covers: the largest folio at 0. */
+#define WRITE_SPAN (2L << 20)
 #define FREE_SPACE_WAIT_S 5.0
 #define DELAFS_MAGIC 0xde1af500
 /* The direct-I/O triggers: see the top of the file. */
@@ -118,6 +125,8 @@ static int control;
 static long straddles;
 static double t_moved, t_flushed, t_done;
 static long stale_reads, trial_no, order_hist[FOLIO_MAX_ORDER + 1];
+static long write_hist[FOLIO_MAX_ORDER + 1];
+static int write_hist_unknown;
 static unsigned char *pattern;
 static enum trigger trigger;
 static char path[4096];
@@ -595,7 +604,7 @@ int main(int argc, char **argv)
 	double t_start, first_race = -1, seconds = 0;
 	unsigned long free0;
 	unsigned char *buf;
-	char mode[32], tname[32], orders[256];
+	char mode[32], tname[32], orders[256], write_orders[256];
 	struct iovec iov[2];
 	int opt, armed;
 
@@ -694,6 +703,10 @@ usage:
 		ret = pwritev(file_fd, iov, 2, 0);
 		atomic_store(&writer_done, 1);
 		pthread_join(thread, NULL);
+		/* Before verify() reads the file and fills its holes. */
+		if (trigger != DIO && trigger != URING &&
+		    folio_orders(file_fd, WRITE_SPAN, write_hist) < 0)
+			write_hist_unknown = 1;
 		if (ret != WRITTEN) {
 			printf("# trial %ld: writev returned %zd (%s), want %ld\n", trial, ret,
 			       ret < 0 ? strerror(errno) : "short", WRITTEN);
@@ -741,11 +754,18 @@ usage:
 		snprintf(orders, sizeof(orders), "unknown");
 	else
 		folio_orders_format(order_hist, orders, sizeof(orders));
+	if (write_hist_unknown)
+		snprintf(write_orders, sizeof(write_orders), "unknown");
+	else
+		folio_orders_format(write_hist, write_orders, sizeof(write_orders));
 	printf("SUMMARY fs=%s trigger=%s mode=%s delay_us=%ld trials=%ld race_trials=%ld races=%ld "
 	       "warnings=%ld verified=%ld first_race_ms=%.1f elapsed_s=%.2f stale_reads=%ld "
-	       "orders=%s max_order=%d straddles=%ld\n",
+	       "orders=%s max_order=%d straddles=%ld",
 	       fs_name, tname, mode, delay_us, trial, race_trials, races, warnings, verified,
 	       first_race, now() - t_start, stale_reads,
 	       orders, order_hist[0] < 0 ? -1 : folio_orders_max(order_hist), straddles);
+	if (trigger != DIO && trigger != URING)
+		printf(" write_orders=%s", write_orders);
+	printf("\n");
 	return verified == trial ? 0 : 1;
 }
