@@ -121,7 +121,7 @@ meta() {
 
 declare -A dir_timeout
 fss=(delafs delafs-4k xfs ext4)
-# Room for the largest directory and the tar tree at once: mkfs's default
+# Room for the largest directory, plus a margin: mkfs's default
 # inode count follows the disk's size (one per 16 KiB, as ext4's), and a
 # small disk then runs out of inodes before 100000 entries. delafs and ext4
 # get the same count; XFS allocates inodes as it goes.
