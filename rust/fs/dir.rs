@@ -62,11 +62,11 @@ fn dtype_of(inode: &DInode) -> u8 {
 
 /// The disk block holding directory block `index`.
 fn dir_block(dir: &DInode, index: u64) -> Result<Buffer> {
-    let physical = match lock_state(dir).map.lookup(index) {
+    let (physical, len) = match lock_state(dir).map.lookup(index) {
         Lookup::Mapped {
             state: State::Real { physical },
-            ..
-        } => physical,
+            len,
+        } => (physical, len),
         _ => {
             fs_err!(
                 "{}: directory {}: block {index} is not mapped\n",
@@ -76,7 +76,17 @@ fn dir_block(dir: &DInode, index: u64) -> Result<Buffer> {
             return Err(euclean());
         }
     };
-    dir.super_block().read_block(physical)
+    // Scans (readdir, rmdir's emptiness check, a create's search for a free
+    // slot) and a cold stat of the names in the order they were made read
+    // the entry blocks one after the other: read the rest of the extent
+    // with a block that is not cached, up to `disk::READ_AHEAD` blocks and
+    // the last entry block.
+    let ahead = len
+        .saturating_sub(1)
+        .min(dir_blocks(dir).saturating_sub(index).saturating_sub(1))
+        .min(disk::READ_AHEAD.into());
+    dir.super_block()
+        .read_block_ahead(physical, ahead.try_into().unwrap_or(0))
 }
 
 fn dir_blocks(dir: &DInode) -> u64 {

@@ -12,6 +12,17 @@ use kernel::types::Opaque;
 use super::buffer::{Buffer, BLOCK_SIZE};
 use super::filesystem::FileSystem;
 
+extern "C" {
+    // rust/vfs/bread_ahead.c. `sb` is a `struct super_block *` and the
+    // result a `struct buffer_head *` (whose bindgen types embed a
+    // `lockdep_map`, empty without lockdep, which the FFI lint refuses).
+    fn delafs_bread_ahead(
+        sb: *mut core::ffi::c_void,
+        block: bindings::sector_t,
+        ahead: core::ffi::c_uint,
+    ) -> *mut core::ffi::c_void;
+}
+
 /// The states a superblock goes through: [`New`] while `fill_super` reads
 /// the disk (no `s_fs_info` yet), [`DataInited`] once it is set.
 pub(crate) trait SbState: private::Sealed {}
@@ -96,6 +107,19 @@ impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
         // invariant); `sb_bread` returns null on I/O error or a referenced
         // up-to-date buffer of that size.
         unsafe { Buffer::from_raw(bindings::sb_bread(self.as_raw(), block)) }
+    }
+
+    /// Reads one block through the buffer cache; when it is not cached,
+    /// starts the reads of the `ahead` blocks after it too, in the same
+    /// request (rust/vfs/bread_ahead.c). The caller keeps `block + ahead`
+    /// inside the structure it reads (and so inside the device: a read
+    /// past its end is an I/O error the block layer logs).
+    pub(crate) fn read_block_ahead(&self, block: u64, ahead: u32) -> Result<Buffer> {
+        // SAFETY: as in `read_block`: `delafs_bread_ahead` returns what
+        // `sb_bread` of `block` returns, after starting readahead of the
+        // blocks after it (`sb_breadahead`, which takes and drops its own
+        // references).
+        unsafe { Buffer::from_raw(delafs_bread_ahead(self.as_raw().cast(), block, ahead).cast()) }
     }
 
     /// A block the caller will overwrite entirely: no read; zeroed.
