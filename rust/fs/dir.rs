@@ -9,6 +9,7 @@ use core::ops::ControlFlow;
 use kernel::prelude::*;
 use kernel::types::ARef;
 
+use super::busy;
 use super::dir_index::{self, DirIndex, IxError, Store, MAX_ENTRY_BLOCKS};
 use super::disk::{self, DirEntry};
 use super::inode::{self, iget};
@@ -314,7 +315,7 @@ fn grow_dir(dir: &DInode, index: u64) -> Result {
     let sb = dir.super_block();
     let mut state = lock_state(dir);
     let goal = sb.data().geo.data_start;
-    let (block, _) = sb.data().space.lock().alloc(1, goal)?;
+    let (block, _) = busy::with_space(sb, |space| space.alloc(1, goal))?;
     if let Err(e) = state.map.insert(index, 1, State::Real { physical: block }) {
         let _ = sb.data().space.lock().free(block, 1);
         return Err(super::map_errno(e));
@@ -350,7 +351,7 @@ fn add_linear(dir: &DInode, name: &[u8], ino: u64, dtype: u8, grow: bool) -> Res
     let index = dir_blocks(dir);
     let mut state = lock_state(dir);
     let goal = sb.data().geo.data_start;
-    let (block, _) = sb.data().space.lock().alloc(1, goal)?;
+    let (block, _) = busy::with_space(sb, |space| space.alloc(1, goal))?;
     if let Err(e) = state.map.insert(index, 1, State::Real { physical: block }) {
         let _ = sb.data().space.lock().free(block, 1);
         return Err(super::map_errno(e));

@@ -8,6 +8,7 @@
 
 use kernel::prelude::*;
 
+use super::busy;
 use super::{lock_state, DInode};
 use crate::shared::extent_map::{Filter, Lookup, State};
 use crate::shared::format::{IndexError, IndexStore, DIR_INDEX_BASE, DIR_INDEX_BLOCKS};
@@ -121,7 +122,7 @@ impl IndexStore for Store<'_> {
             Some(b) => b,
             None => {
                 let goal = sb.data().geo.data_start;
-                let (block, _) = sb.data().space.lock().alloc(1, goal)?;
+                let (block, _) = busy::with_space(sb, |space| space.alloc(1, goal))?;
                 if let Err(e) =
                     lock_state(self.dir)
                         .map

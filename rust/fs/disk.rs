@@ -389,11 +389,12 @@ pub(crate) fn write_inode(
     Ok(())
 }
 
-/// Frees inode `ino`'s slot in the inode table; with `sync`, waits until the
-/// cleared slot is on disk.
-pub(crate) fn clear_inode(sb: &DSuperBlock, geo: &Geometry, ino: u64, sync: bool) -> Result {
+/// Frees inode `ino`'s slot in the inode table, in the buffer cache; returns
+/// the table block's number and buffer, dirty, for a caller that must know
+/// when the cleared slot is on disk.
+pub(crate) fn clear_inode(sb: &DSuperBlock, geo: &Geometry, ino: u64) -> Result<(u64, Buffer)> {
     let (block, slot) = geo.inode_location(ino).ok_or_else(corrupt)?;
-    let mut buf = sb.read_block(block)?;
+    let buf = sb.read_block(block)?;
     {
         let mut bytes = buf.lock();
         inode_slot_mut(bytes.data_mut(), slot)
@@ -401,10 +402,7 @@ pub(crate) fn clear_inode(sb: &DSuperBlock, geo: &Geometry, ino: u64, sync: bool
             .fill(0);
         bytes.mark_dirty();
     }
-    if sync {
-        buf.sync()?;
-    }
-    Ok(())
+    Ok((block, buf))
 }
 
 /// The directory entry in `slot`, if used.

@@ -28,6 +28,7 @@
 
 use kernel::prelude::*;
 
+use super::busy;
 use super::release::{self, release_delalloc};
 use super::{lock_state, map_errno, DInode, Delafs, StateGuard};
 use crate::shared::extent_map::{Filter, Lookup, State};
@@ -402,14 +403,14 @@ fn preallocate(inode: &DInode, first: u64, end: u64) -> Result {
     if holes == 0 {
         return Ok(());
     }
-    {
-        let mut space = fs.space.lock();
+    busy::with_space(inode.super_block(), |space| {
         let got = space.reserve_up_to(holes)?;
         if got < holes {
             space.unreserve(got);
             return Err(ENOSPC);
         }
-    }
+        Ok(())
+    })?;
     let mut reserved = holes;
     let mut result = Ok(());
     let mut goal = fs.geo.data_start;
@@ -516,7 +517,9 @@ impl IomapOperations for Delafs {
                 }
                 let n = n.min(want);
                 if kind == IoKind::Direct {
-                    let (block, got) = fs.space.lock().alloc(n, fs.geo.data_start)?;
+                    let (block, got) = busy::with_space(inode.super_block(), |space| {
+                        space.alloc(n, fs.geo.data_start)
+                    })?;
                     if let Err(e) =
                         state
                             .map
@@ -529,7 +532,8 @@ impl IomapOperations for Delafs {
                     inode.mark_dirty();
                     mapping(lblk, got, MappingKind::Unwritten { block }, true)?
                 } else {
-                    let got = fs.space.lock().reserve_up_to(n)?;
+                    let got =
+                        busy::with_space(inode.super_block(), |space| space.reserve_up_to(n))?;
                     if let Err(e) = state.map.insert(lblk, got, State::Delalloc) {
                         fs.space.lock().unreserve(got);
                         return Err(map_errno(e));

@@ -7,6 +7,7 @@ use kernel::prelude::*;
 use kernel::sync::Mutex;
 use kernel::types::ARef;
 
+use super::alloc::Space;
 use super::disk::{self, DiskInode, Extent};
 use super::rbmap::RbMap;
 use super::{lock_state, DInode, DSuperBlock};
@@ -218,43 +219,81 @@ pub(super) fn evict(inode: &DInode) {
     let mut state = lock_state(inode);
     // The root is never freed, whatever its (possibly corrupt) count says.
     let unlinked = inode.nlink() == 0 && state.on_disk && inode.ino() != disk::ROOT_INO;
-    // The slot is cleared on disk, and waited for, before the blocks are
-    // free: another file that gets them and writes its data there must not
-    // be readable through this inode after an unclean shutdown (see
-    // `remove_blocks_filtered` in file.rs). An inode that maps no block and
-    // has no chain frees nothing another file could write into, so its slot
-    // is only dirtied: after a crash it is at worst an orphan inode, which
-    // fsck frees. That is the common unlink, of an empty file, which then
-    // waits for no disk write.
+    // The slot is cleared in the buffer cache. Its blocks must not go to
+    // another file before that reaches the disk (see busy.rs), so they wait
+    // in the busy list, with the table block, until a flush has written it.
+    // An inode that maps no block and has no chain frees nothing another
+    // file could write into: after a crash it is at worst an orphan inode,
+    // which fsck frees. That is the common unlink, of an empty file.
     let holds_blocks = state.map.extent_count() != 0 || !state.chain.is_empty();
-    let freed = unlinked
-        && match disk::clear_inode(sb, &fs.geo, inode.ino(), holds_blocks) {
-            Ok(()) => true,
-            Err(e) => {
-                fs_err!(
-                    "{}: inode {}: cannot free ({e:?}); its blocks stay allocated until fsck\n",
-                    sb.id(),
-                    inode.ino()
-                );
-                false
+    let mut freed = unlinked;
+    let mut busy = None;
+    match unlinked.then(|| disk::clear_inode(sb, &fs.geo, inode.ino())) {
+        None => {}
+        Some(Err(e)) => {
+            fs_err!(
+                "{}: inode {}: cannot free ({e:?}); its blocks stay allocated until fsck\n",
+                sb.id(),
+                inode.ino()
+            );
+            freed = false;
+        }
+        Some(Ok(_)) if !holds_blocks => {}
+        Some(Ok((block, mut buf))) => {
+            let mut list = fs.busy.lock();
+            let extents = usize::try_from(state.map.extent_count())
+                .unwrap_or(usize::MAX)
+                .saturating_add(state.chain.len());
+            if list.reserve(extents).is_ok() {
+                if list.add_table(block, buf) {
+                    busy = Some(list);
+                } else {
+                    freed = false;
+                }
+            } else {
+                // No memory to keep them waiting: write the slot now.
+                drop(list);
+                if let Err(e) = buf.sync() {
+                    fs_err!(
+                        "{}: inode {}: cannot free ({e:?}); its blocks stay allocated until fsck\n",
+                        sb.id(),
+                        inode.ino()
+                    );
+                    freed = false;
+                }
             }
-        };
+        }
+    }
     let is_dir = inode.kind() == InodeKind::Directory;
     let mut space = fs.space.lock();
     let mut leaked = 0u64;
+    let mut lost = 0u64;
+    let mut give = |space: &mut Space, start: u64, len: u64| {
+        if !freed {
+            return;
+        }
+        match busy.as_mut() {
+            Some(list) => {
+                if !list.add_extent(start, len) {
+                    lost = lost.saturating_add(len);
+                }
+            }
+            None => {
+                let _ = space.free(start, len);
+            }
+        }
+    };
     let removed = state
         .map
         .remove(0, u64::MAX, Filter::All, |_lblk, len, s| match s {
             State::Real { physical } | State::Unwritten { physical } => {
-                if freed {
-                    if is_dir {
-                        // Directory blocks go through the buffer cache.
-                        for block in physical..physical.saturating_add(len) {
-                            sb.forget_block(block);
-                        }
+                if freed && is_dir {
+                    // Directory blocks go through the buffer cache.
+                    for block in physical..physical.saturating_add(len) {
+                        sb.forget_block(block);
                     }
-                    let _ = space.free(physical, len);
                 }
+                give(&mut space, physical, len);
             }
             State::Delalloc => {
                 space.unreserve(len);
@@ -271,10 +310,26 @@ pub(super) fn evict(inode: &DInode) {
     if freed {
         for &block in state.chain.iter() {
             sb.forget_block(block);
-            let _ = space.free(block, 1);
+            give(&mut space, block, 1);
         }
         state.chain = KVec::new();
-        drop(space);
+    }
+    drop(space);
+    if lost != 0 {
+        fs_err!(
+            "{}: inode {}: {lost} blocks stay allocated until fsck (no memory)\n",
+            sb.id(),
+            inode.ino()
+        );
+    }
+    let flush = busy.as_ref().is_some_and(|list| list.full());
+    drop(busy);
+    drop(state);
+    if freed {
         fs.inodes.lock().release(inode.ino());
+    }
+    if flush {
+        // Errors are logged; the blocks then stay allocated.
+        let _ = super::busy::flush(sb);
     }
 }

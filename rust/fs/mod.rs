@@ -10,6 +10,8 @@
 //!   mapping's invalidate lock (truncate, punch, the release loop);
 //! - a folio lock (the release loop punches with one held);
 //! - [`InodeInfo::state`]: the inode's extent map, like XFS's ILOCK;
+//! - [`mount::Fs::busy`]: blocks of unlinked inodes not free yet (a flush
+//!   holds it over inode table writes, then takes `space`);
 //! - [`mount::Fs::space`]: free space, reservations and the on-disk bitmap;
 //! - [`mount::Fs::inodes`]: the inode number allocator;
 //! - a metadata buffer's lock ([`vfs::buffer::BufferGuard`]), innermost and
@@ -36,6 +38,7 @@ macro_rules! fs_err {
 }
 
 mod alloc;
+mod busy;
 mod dir;
 mod dir_index;
 mod disk;

@@ -10,6 +10,7 @@ use kernel::prelude::*;
 use kernel::sync::Mutex;
 
 use super::alloc::{metadata_reserve, InodeNumbers, Space};
+use super::busy::{self, Busy};
 use super::disk;
 use super::rbmap::RbMap;
 use super::{file, inode, DInode, DSuperBlock, Delafs};
@@ -30,11 +31,17 @@ pub(crate) struct Fs {
     pub(crate) space: Mutex<Space>,
     #[pin]
     pub(crate) inodes: Mutex<InodeNumbers>,
+    /// Blocks of unlinked inodes waiting for their slot to reach the disk.
+    #[pin]
+    pub(crate) busy: Mutex<Busy>,
 }
 
 impl Fs {
     pub(crate) fn statfs(&self) -> StatFs {
         let (free, reserved) = { self.space.lock().usage() };
+        // Waiting blocks are as good as free: an allocation that needs them
+        // gets them (`busy::with_space`).
+        let free = free.saturating_add(self.busy.lock().blocks());
         let inodes = self.inodes.lock();
         StatFs {
             blocks: self.geo.total_blocks - self.geo.data_start,
@@ -201,6 +208,7 @@ fn fill_super(sb: &DSuperBlock<New>, opts: &Options) -> Result<Pin<KBox<Fs>>> {
             large_folios: opts.large_folios.unwrap_or(true),
             space <- new_mutex!(space),
             inodes <- new_mutex!(InodeNumbers::new(used, nfree)),
+            busy <- new_mutex!(Busy::new()),
         }? Error),
         GFP_KERNEL,
     )
@@ -250,6 +258,8 @@ impl SuperOperations for Delafs {
 
     fn sync_fs(sb: &DSuperBlock, wait: bool) -> Result {
         if wait {
+            // Before the bitmap is written: it then shows the blocks free.
+            busy::flush(sb)?;
             sb.sync_metadata()?;
             sb.flush_device()?;
         }
