@@ -13,6 +13,7 @@ use super::rbmap::RbMap;
 use super::{lock_state, DInode, DSuperBlock};
 use crate::shared::extent_map::{ExtentMap, Filter, Mapping, State};
 use crate::shared::format::{S_IFDIR, S_IFMT, S_IFREG};
+use crate::vfs::buffer::Buffer;
 use crate::vfs::error::euclean;
 use crate::vfs::{InodeKind, NewInode, Owner};
 
@@ -226,44 +227,38 @@ pub(super) fn evict(inode: &DInode) {
     // file could write into: after a crash it is at worst an orphan inode,
     // which fsck frees. That is the common unlink, of an empty file.
     let holds_blocks = state.map.extent_count() != 0 || !state.chain.is_empty();
-    let mut freed = unlinked;
     let mut busy = None;
-    match unlinked.then(|| disk::clear_inode(sb, &fs.geo, inode.ino())) {
-        None => {}
-        Some(Err(e)) => {
-            fs_err!(
-                "{}: inode {}: cannot free ({e:?}); its blocks stay allocated until fsck\n",
-                sb.id(),
-                inode.ino()
-            );
-            freed = false;
+    let cleared = |(block, mut buf): (u64, Buffer)| {
+        if !holds_blocks {
+            return Ok(());
         }
-        Some(Ok(_)) if !holds_blocks => {}
-        Some(Ok((block, mut buf))) => {
-            let mut list = fs.busy.lock();
-            let extents = usize::try_from(state.map.extent_count())
-                .unwrap_or(usize::MAX)
-                .saturating_add(state.chain.len());
-            if list.reserve(extents).is_ok() {
-                if list.add_table(block, buf) {
-                    busy = Some(list);
-                } else {
-                    freed = false;
-                }
-            } else {
-                // No memory to keep them waiting: write the slot now.
-                drop(list);
-                if let Err(e) = buf.sync() {
-                    fs_err!(
-                        "{}: inode {}: cannot free ({e:?}); its blocks stay allocated until fsck\n",
-                        sb.id(),
-                        inode.ino()
-                    );
-                    freed = false;
-                }
+        let mut list = fs.busy.lock();
+        let extents = usize::try_from(state.map.extent_count())
+            .unwrap_or(usize::MAX)
+            .saturating_add(state.chain.len());
+        if list.reserve(extents).is_err() {
+            // No memory to keep them waiting: write the slot now.
+            drop(list);
+            return buf.sync();
+        }
+        if !list.add_table(block, buf) {
+            return Err(ENOMEM);
+        }
+        busy = Some(list);
+        Ok(())
+    };
+    let freed = unlinked
+        && match disk::clear_inode(sb, &fs.geo, inode.ino()).and_then(cleared) {
+            Ok(()) => true,
+            Err(e) => {
+                fs_err!(
+                    "{}: inode {}: cannot free ({e:?}); its blocks stay allocated until fsck\n",
+                    sb.id(),
+                    inode.ino()
+                );
+                false
             }
-        }
-    }
+        };
     let is_dir = inode.kind() == InodeKind::Directory;
     let mut space = fs.space.lock();
     let mut leaked = 0u64;
